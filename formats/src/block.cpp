@@ -1,0 +1,1 @@
+// MX and NVFP4 block formats: see block.hpp (in progress).

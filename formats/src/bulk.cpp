@@ -1,0 +1,2 @@
+// Scalar placeholder: the Highway implementation replaces this.
+#include "lowbit/formats/bulk.hpp"
