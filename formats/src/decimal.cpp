@@ -30,15 +30,15 @@ Unpacked from_ratio(bool negative, const BigInt& num, const BigInt& den, long sc
     boost::multiprecision::divide_qr(num, BigInt(den << -shift), q, r);
   }
   bool sticky = r != 0;
-  int q_bits = static_cast<int>(boost::multiprecision::msb(q)) + 1;
+  // The leading bit of q has weight 2^(q_bits - 1 - shift) in the value, before any narrowing of q.
+  const long q_bits = static_cast<long>(boost::multiprecision::msb(q)) + 1;
+  const long exp = q_bits - 1 - shift + scale;
   if (q_bits > 64) {
     sticky = sticky || bit_test(q, 0);
     q >>= 1;
-    q_bits -= 1;
   }
   Unpacked v = Unpacked::from_integer(negative, static_cast<std::uint64_t>(q), 0);
   v.sticky = sticky;
-  const long exp = static_cast<long>(q_bits - 1) - shift + scale;
   v.exp = static_cast<std::int32_t>(std::clamp<long>(exp, -kHugeBinaryExponent, kHugeBinaryExponent));
   return v;
 }
