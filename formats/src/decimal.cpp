@@ -4,6 +4,7 @@
 
 #include <boost/multiprecision/cpp_int.hpp>
 #include <cctype>
+#include <optional>
 
 #include "lowbit/formats/error.hpp"
 
@@ -11,6 +12,7 @@ namespace lowbit {
 namespace {
 
 using BigInt = boost::multiprecision::cpp_int;
+using Rational = boost::multiprecision::cpp_rational;
 
 // Exponents beyond these put any value far outside every format (fp64 spans 2^-1074..2^1024), so parsing
 // stops computing there: the value becomes a huge or tiny stand-in that rounds the same way.
@@ -45,17 +47,36 @@ Unpacked from_ratio(bool negative, const BigInt& num, const BigInt& den, long sc
 
 BigInt pow10(long n) { return boost::multiprecision::pow(BigInt(10), static_cast<unsigned>(n)); }
 
+}  // namespace
+
+// A parsed number, exact: value = num / den * 2^exp2 (num, den > 0 for finite nonzero values).
+// Values beyond 10^+-kMaxDecimalExponent are not computed: `out_of_range` is +1 (huge) or -1 (tiny).
+struct ExactNumber {
+  Unpacked::Kind kind = Unpacked::Kind::zero;
+  bool negative = false;
+  BigInt num = 0, den = 1;
+  long exp2 = 0;
+  int out_of_range = 0;
+};
+
+namespace {
+
+ExactNumber finite(bool negative, BigInt num, BigInt den, long exp2) {
+  return {Unpacked::Kind::finite, negative, std::move(num), std::move(den), exp2, 0};
+}
+ExactNumber special(Unpacked::Kind kind, bool negative) { return {kind, negative, 0, 1, 0, 0}; }
+
 class Parser {
  public:
   explicit Parser(std::string_view text) : text_(text) {}
 
-  Unpacked parse() {
+  ExactNumber parse() {
     if (text_.empty()) fail("empty number", 0);
     bool negative = false;
     if (peek() == '+' || peek() == '-') negative = text_[pos_++] == '-';
     const std::string rest = lower(text_.substr(pos_));
-    if (rest == "inf" || rest == "infinity") return Unpacked::inf(negative);
-    if (rest == "nan") return Unpacked::nan(negative);
+    if (rest == "inf" || rest == "infinity") return special(Unpacked::Kind::inf, negative);
+    if (rest == "nan") return special(Unpacked::Kind::nan, negative);
     if (rest.starts_with("0x")) return parse_hex(negative);
     BigInt num;
     long exponent10 = 0;
@@ -68,23 +89,20 @@ class Parser {
       parse_decimal(den, den_exponent10, false, false);
       if (den == 0) fail("division by zero in fraction", den_start);
       finish();
-      if (num == 0) return Unpacked::zero(negative);
-      return from_ratio(negative, num, den, 0);
+      if (num == 0) return special(Unpacked::Kind::zero, negative);
+      return finite(negative, num, den, 0);
     }
     finish();
-    if (num == 0) return Unpacked::zero(negative);
+    if (num == 0) return special(Unpacked::Kind::zero, negative);
     // Far outside every format: skip the huge powers of ten.
     const long digits = static_cast<long>(num.str().size());
-    if (exponent10 + digits > kMaxDecimalExponent) {
-      return from_ratio(negative, 1, 1, kHugeBinaryExponent);
+    if (exponent10 + digits > kMaxDecimalExponent || exponent10 + digits < -kMaxDecimalExponent) {
+      ExactNumber out = finite(negative, 1, 1, 0);
+      out.out_of_range = exponent10 > 0 ? 1 : -1;
+      return out;
     }
-    if (exponent10 + digits < -kMaxDecimalExponent) {
-      Unpacked tiny = from_ratio(negative, 1, 1, -kHugeBinaryExponent);
-      tiny.sticky = true;
-      return tiny;
-    }
-    if (exponent10 >= 0) return from_ratio(negative, num * pow10(exponent10), 1, 0);
-    return from_ratio(negative, num, pow10(-exponent10), 0);
+    if (exponent10 >= 0) return finite(negative, num * pow10(exponent10), 1, 0);
+    return finite(negative, num, pow10(-exponent10), 0);
   }
 
  private:
@@ -154,7 +172,7 @@ class Parser {
     if (allow_exponent && pos_ < text_.size() && (peek() == 'e' || peek() == 'E')) exponent10 += exponent_part();
   }
 
-  Unpacked parse_hex(bool negative) {
+  ExactNumber parse_hex(bool negative) {
     pos_ += 2;
     BigInt num;
     long exponent2 = 0;
@@ -168,8 +186,13 @@ class Parser {
     if (count == 0) fail_here("expected a hexadecimal digit");
     if (pos_ < text_.size() && (peek() == 'p' || peek() == 'P')) exponent2 += exponent_part();
     finish();
-    if (num == 0) return Unpacked::zero(negative);
-    return from_ratio(negative, num, 1, std::clamp<long>(exponent2, -kHugeBinaryExponent, kHugeBinaryExponent));
+    if (num == 0) return special(Unpacked::Kind::zero, negative);
+    if (std::abs(exponent2) > 4 * kMaxDecimalExponent) {
+      ExactNumber out = finite(negative, 1, 1, 0);
+      out.out_of_range = exponent2 > 0 ? 1 : -1;
+      return out;
+    }
+    return finite(negative, num, 1, exponent2);
   }
 
   std::string_view text_;
@@ -262,7 +285,89 @@ std::string shortest_decimal(const Format& format, std::uint64_t code) {
   return place_point(v.negative, digits, exponent10);
 }
 
-Unpacked parse_number(std::string_view text) { return Parser(text).parse(); }
+ExactNumber parse_exact(std::string_view text) { return Parser(text).parse(); }
+
+Unpacked parse_number(std::string_view text) {
+  const ExactNumber x = parse_exact(text);
+  switch (x.kind) {
+    case Unpacked::Kind::zero: return Unpacked::zero(x.negative);
+    case Unpacked::Kind::inf: return Unpacked::inf(x.negative);
+    case Unpacked::Kind::nan: return Unpacked::nan(x.negative);
+    case Unpacked::Kind::finite: break;
+  }
+  if (x.out_of_range != 0) {  // a stand-in far outside every format rounds the same way
+    Unpacked v = from_ratio(x.negative, 1, 1, x.out_of_range * kHugeBinaryExponent);
+    v.sticky = true;
+    return v;
+  }
+  return from_ratio(x.negative, x.num, x.den, x.exp2);
+}
+
+namespace {
+
+Rational to_rational(const ExactNumber& x) {
+  Rational r(x.num, x.den);
+  if (x.exp2 >= 0) r *= Rational(BigInt(1) << x.exp2);
+  else r /= Rational(BigInt(1) << -x.exp2);
+  return x.negative ? Rational(-r) : r;
+}
+
+Rational to_rational(const Unpacked& v) {
+  if (v.kind == Unpacked::Kind::zero) return 0;
+  const long e = static_cast<long>(v.exp) - 63;
+  Rational r(BigInt(v.sig));
+  if (e >= 0) r *= Rational(BigInt(1) << e);
+  else r /= Rational(BigInt(1) << -e);
+  return v.negative ? Rational(-r) : r;
+}
+
+std::string approximate_decimal(const Rational& value, int digits) {
+  if (value == 0) return "0";
+  const bool negative = value < 0;
+  const BigInt num = abs(numerator(value)), den = denominator(value);
+  // e10 = floor(log10(value)), found from the digit counts and corrected by one comparison.
+  long e10 = static_cast<long>(num.str().size()) - static_cast<long>(den.str().size());
+  auto scaled_below_ten_to = [&](long e) {  // value < 10^e ?
+    return e >= 0 ? num < den * pow10(e) : num * pow10(-e) < den;
+  };
+  if (scaled_below_ten_to(e10)) --e10;
+  // n = round(value * 10^(digits - 1 - e10)), half away from zero.
+  const long shift = digits - 1 - e10;
+  BigInt n, d;
+  if (shift >= 0) {
+    n = num * pow10(shift);
+    d = den;
+  } else {
+    n = num;
+    d = den * pow10(-shift);
+  }
+  BigInt q = (2 * n + d) / (2 * d);
+  long exponent10 = -shift;
+  std::string text = q.str();
+  while (text.size() > 1 && text.back() == '0') {
+    text.pop_back();
+    ++exponent10;
+  }
+  return place_point(negative, text, exponent10);
+}
+
+}  // namespace
+
+std::optional<RoundingError> rounding_error(const Format& format, std::uint64_t code, std::string_view text,
+                                            int digits) {
+  const ExactNumber x = parse_exact(text);
+  const Unpacked v = format.unpack(code);
+  const bool finite_code = v.kind == Unpacked::Kind::zero || v.kind == Unpacked::Kind::finite;
+  const bool finite_input = x.kind == Unpacked::Kind::zero || x.kind == Unpacked::Kind::finite;
+  if (!finite_code || !finite_input || x.out_of_range != 0) return std::nullopt;
+  const Rational exact = to_rational(x);
+  const Rational difference = to_rational(v) - exact;
+  RoundingError out;
+  out.absolute = approximate_decimal(difference, digits);
+  out.relative = exact == 0 ? (difference == 0 ? "0" : "inf")
+                            : approximate_decimal(abs(difference) / abs(exact), digits);
+  return out;
+}
 
 std::uint64_t encode_number(const Format& format, std::string_view text, const RoundOptions& options,
                             Flags* flags) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,16 @@ std::string shortest_decimal(const Format& format, std::uint64_t code);
 // `infinity` or `nan`. Digit separators `_` and `'` are allowed between digits. Throws ParseError
 // pointing at the first bad character.
 Unpacked parse_number(std::string_view text);
+
+// value(code) - number(text) (absolute) and its size relative to |number(text)|, each rounded to
+// `digits` significant digits, computed exactly; nullopt for non-finite values and for texts beyond
+// 10^+-400 (outside every format).
+struct RoundingError {
+  std::string absolute;
+  std::string relative;
+};
+std::optional<RoundingError> rounding_error(const Format& format, std::uint64_t code, std::string_view text,
+                                            int digits = 6);
 
 // parse_number + pack, one rounding: the code of `text` in `format`.
 std::uint64_t encode_number(const Format& format, std::string_view text, const RoundOptions& options = {},

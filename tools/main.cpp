@@ -1,0 +1,46 @@
+// lowbit: the command line. Thin: parses, calls the libraries, prints. Bad input: `error: ...` on stderr
+// and exit code 2; internal failures: exit code 1.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "cli_common.hpp"
+#include "lowbit/formats/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"lowbit: bit-exact number formats, quantization and low-precision training"};
+  app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  lowbit formats\n"
+      "  lowbit decode 0x7e --format e4m3fn\n"
+      "  lowbit encode 0.1 --format bf16 --round toward-zero\n"
+      "  lowbit encode 65519.99 --all\n"
+      "  lowbit table e2m1 --csv\n"
+      "  lowbit convert --from fp32 --to e4m3fn -i weights.f32 -o weights.e4m3\n"
+      "Run `lowbit <command> --help` for each command's options.");
+  lowbit::cli::add_formats_command(app);
+  lowbit::cli::add_decode_command(app);
+  lowbit::cli::add_encode_command(app);
+  lowbit::cli::add_table_command(app);
+  lowbit::cli::add_convert_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "error: {}\n(run `{} --help` for usage)\n", e.what(), app.get_name().empty() ? "lowbit" : app.get_name());
+    return 2;
+  } catch (const lowbit::Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: internal failure: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}
