@@ -81,6 +81,10 @@ void run(const Args& args) {
                                  st.st_size, unit, from.name()));
   }
 
+  // Progress on stderr for long runs, only when a person is watching and the size is known.
+  const bool show_progress = ::isatty(STDERR_FILENO) && S_ISREG(st.st_mode) && st.st_size > (64 << 20);
+  const double total_bytes = static_cast<double>(st.st_size);
+
   AtomicOutput out(args.output);
   const std::size_t in_chunk_bytes = in_layout.packed ? kChunkElements / 2 : kChunkElements * in_layout.element_bytes;
   std::vector<std::uint8_t> in_buffer(in_chunk_bytes), unpacked(in_layout.packed ? kChunkElements : 0);
@@ -113,8 +117,13 @@ void run(const Args& args) {
       out.write(out_buffer.data(), count * out_layout.element_bytes);
     }
     done += count;
+    if (show_progress) {
+      fmt::print(stderr, "\rconvert {} -> {}: {:5.1f}%", from.name(), to.name(),
+                 100.0 * static_cast<double>(done * unit / (in_layout.packed ? 2 : 1)) / total_bytes);
+    }
     if (got < in_buffer.size()) break;
   }
+  if (show_progress) fmt::print(stderr, "\n");
   out.commit();
 }
 

@@ -19,7 +19,8 @@ std::string specials_name(Specials s) {
   return "?";
 }
 
-std::string value_of(const Format& f, std::uint64_t code) { return shortest_decimal(f, code); }
+// Limits in JSON are exact decimals; the text table rounds them to 6 significant digits.
+std::string value_of(const Format& f, std::uint64_t code) { return exact_decimal(f.unpack(code)); }
 
 nlohmann::json describe(const Format& f) {
   nlohmann::json j;
@@ -76,10 +77,9 @@ void add_formats_command(CLI::App& app) {
       for (const auto& a : f.aliases()) aliases += (aliases.empty() ? "" : ", ") + a;
       if (f.is_float()) {
         auto num = [](const nlohmann::json& v) { return v.is_null() ? std::string("-") : v.get<std::string>(); };
-        auto shortened = [](std::string s) {  // the table shows 6 significant digits; --json has them all
-          if (s.size() <= 12) return s;
-          const double v = std::stod(s);
-          return fmt::format("{:.6g}", v);
+        auto shortened = [&](const std::string& exact) {  // 6 significant digits; --json has them all
+          if (exact == "-") return exact;
+          return rounded_decimal(parse_number(exact), 6);
         };
         fmt::print("{:<19} {:>4} {:>3} {:>3} {:>3} {:>5} {:<5} {:>12} {:>12} {:>12} {:>10} {:>7}  {}\n", f.name(),
                    f.bits(), d["sign_bits"].get<int>(), d["exponent_bits"].get<int>(), d["mantissa_bits"].get<int>(),

@@ -344,14 +344,27 @@ std::string approximate_decimal(const Rational& value, int digits) {
   BigInt q = (2 * n + d) / (2 * d);
   long exponent10 = -shift;
   std::string text = q.str();
+  if (static_cast<long>(text.size()) > digits) ++e10;  // rounding carried into a new digit (9.99.. -> 10)
   while (text.size() > 1 && text.back() == '0') {
     text.pop_back();
     ++exponent10;
+  }
+  // Like printf's %g: scientific below 10^-4 and from 10^digits on.
+  if (e10 < -4 || e10 >= digits) {
+    std::string out = negative ? "-" : "";
+    out += text.substr(0, 1);
+    if (text.size() > 1) out += "." + text.substr(1);
+    return out + fmt::format("e{}{}", e10 < 0 ? "-" : "+", std::abs(e10));
   }
   return place_point(negative, text, exponent10);
 }
 
 }  // namespace
+
+std::string rounded_decimal(const Unpacked& value, int digits) {
+  if (value.kind != Unpacked::Kind::finite) return exact_decimal(value);
+  return approximate_decimal(to_rational(value), digits);
+}
 
 std::optional<RoundingError> rounding_error(const Format& format, std::uint64_t code, std::string_view text,
                                             int digits) {

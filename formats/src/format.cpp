@@ -151,11 +151,12 @@ Format find_format(std::string_view text) {
     if (f.name() == name || std::find(f.aliases().begin(), f.aliases().end(), name) != f.aliases().end()) return f;
   }
   if (auto f = parse_family(name)) return *f;
-  // Suggest the three nearest names.
+  // Suggest the three nearest formats, each scored by the nearest of its names.
   std::vector<std::pair<std::size_t, std::string>> scored;
   for (const Format& f : listed_formats()) {
-    scored.emplace_back(edit_distance(name, f.name()), f.name());
-    for (const auto& alias : f.aliases()) scored.emplace_back(edit_distance(name, alias), alias);
+    std::size_t best = edit_distance(name, f.name());
+    for (const auto& alias : f.aliases()) best = std::min(best, edit_distance(name, alias));
+    scored.emplace_back(best, f.name());
   }
   std::stable_sort(scored.begin(), scored.end(), [](auto& a, auto& b) { return a.first < b.first; });
   std::string suggestions;

@@ -15,6 +15,10 @@ namespace lowbit {
 // for decimal exponents in [-7, 21), else d.ddd...e±N with all digits. "inf", "-inf", "nan", "-0".
 std::string exact_decimal(const Unpacked& value);
 
+// The value rounded to `digits` significant digits (half away from zero), in printf %g style: for
+// tables and error reports, where the exact expansion is too long.
+std::string rounded_decimal(const Unpacked& value, int digits = 6);
+
 // The shortest decimal string that reads back (nearest-even) to exactly this code of the format; among
 // equally short strings, the nearest to the value.
 std::string shortest_decimal(const Format& format, std::uint64_t code);

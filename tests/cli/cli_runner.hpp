@@ -1,0 +1,34 @@
+// Runs the `lowbit` binary as a user would and captures what it prints.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace lowbit::test {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs `lowbit` with `args` (each passed as one argument), stdin from `input` when given.
+CliResult run_cli(const std::vector<std::string>& args, const std::string* input = nullptr);
+
+// A fresh empty directory for files of one test, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void write_file(const std::string& path, const std::string& bytes);
+std::string read_file(const std::string& path);
+bool file_exists(const std::string& path);
+std::vector<std::string> list_dir(const std::string& path);
+
+}  // namespace lowbit::test
