@@ -84,7 +84,7 @@ void add_encode_command(CLI::App& app) {
     nlohmann::json rows = nlohmann::json::array();
     if (!args->json) {
       fmt::print("input {}, rounding {}, policy {}\n", args->value, to_string(options.rounding), to_string(options.policy));
-      fmt::print("{:<19} {:<12} {:<26} {:<12} {:<12} {}\n", "format", "bits", "exact", "abs error", "rel error", "flags");
+      fmt::print("{:<19} {:<18} {:<26} {:<12} {:<12} {}\n", "format", "bits", "exact", "abs error", "rel error", "flags");
     }
     for (const Format& format : listed_formats()) {
       const EncodeResult r = encode_value(format, args->value, options);
@@ -93,7 +93,7 @@ void add_encode_command(CLI::App& app) {
         continue;
       }
       std::string exact = r.exact.size() > 26 ? r.exact.substr(0, 25) + "~" : r.exact;
-      fmt::print("{:<19} {:<12} {:<26} {:<12} {:<12} {}\n", r.format, r.hex, exact,
+      fmt::print("{:<19} {:<18} {:<26} {:<12} {:<12} {}\n", r.format, r.hex, exact,
                  r.error ? r.error->absolute : "-", r.error ? r.error->relative : "-", joined(flag_names(r.flags)));
     }
     if (args->json) print_json({{"encode", rows}});
