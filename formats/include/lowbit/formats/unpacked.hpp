@@ -50,8 +50,11 @@ constexpr RoundedSignificand round_significand(std::uint64_t sig, bool sticky, i
     dropped = sig << (64 - shift);
   } else if (shift == 64) {
     dropped = sig;
+  } else if (shift < 128) {  // below half a unit; the fraction's top bits still matter to stochastic
+    dropped = sig >> (shift - 64);
+    sticky = sticky || (sig << (128 - shift)) != 0;
   } else {
-    sticky = sticky || sig != 0;  // below half a unit: only the sticky bit survives
+    sticky = sticky || sig != 0;
   }
   const bool inexact = dropped != 0 || sticky;
   if (!inexact) return {q, false};
