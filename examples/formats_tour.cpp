@@ -43,7 +43,8 @@ int main() {
   }
 
   fmt::print("\n0.1 in several formats, rounded once from the decimal text:\n");
-  for (const char* name : {"fp32", "fp16", "bf16", "e4m3fn", "e5m2", "e2m1", "q3.4"}) encode_row(find_format(name), "0.1");
+  for (const char* name : {"fp32", "fp16", "bf16", "e4m3fn", "e5m2", "e2m1", "q3.4"})
+    encode_row(find_format(name), "0.1");
 
   fmt::print("\nThe rounding modes on 1.3 into float8_e4m3fn:\n");
   for (Rounding r : {Rounding::nearest_even, Rounding::toward_zero, Rounding::up, Rounding::down,
@@ -60,6 +61,7 @@ int main() {
   fmt::print("\nNo double rounding: 1 + 2^-4 + 2^-30 as fp64 into float8_e4m3fn\n");
   const double x = 1.0 + 0x1p-4 + 0x1p-30;
   fmt::print("  direct (one rounding):          {}\n", float8_e4m3fn::from(x).to_double());
-  fmt::print("  through fp32 (two roundings):   {}\n", float8_e4m3fn::from(static_cast<float>(x)).to_double());
+  fmt::print("  through fp32 (two roundings):   {}\n",
+             float8_e4m3fn::from(static_cast<float>(x)).to_double());
   return 0;
 }

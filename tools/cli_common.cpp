@@ -10,8 +10,9 @@
 namespace lowbit::cli {
 
 void RoundingArgs::add_to(CLI::App& app) {
-  app.add_option("--round", round,
-                 "rounding mode: nearest-even (default), toward-zero, up, down, nearest-away, odd, stochastic");
+  app.add_option(
+      "--round", round,
+      "rounding mode: nearest-even (default), toward-zero, up, down, nearest-away, odd, stochastic");
   app.add_option("--policy", policy, "overflow/NaN policy: ieee (default, ml_dtypes semantics) or saturate");
   app.add_option("--seed", seed, "seed of the random bits for --round stochastic (default 0)");
 }
@@ -24,7 +25,9 @@ RoundOptions RoundingArgs::options() const {
   return o;
 }
 
-void print_json(const nlohmann::json& document) { std::cout << document.dump(2) << '\n'; }
+void print_json(const nlohmann::json& document) {
+  std::cout << document.dump(2) << '\n';
+}
 
 void print_rows(const std::vector<std::pair<std::string, std::string>>& rows) {
   std::size_t width = 0;

@@ -59,7 +59,8 @@ void run(const Args& args) {
   options.policy = round.policy;
   options.seed = args.rounding.seed;
   if (args.packed && from.bits() != 4 && to.bits() != 4) {
-    throw RangeError(fmt::format("--packed applies to 4-bit formats; neither {} nor {} has 4 bits", from.name(), to.name()));
+    throw RangeError(fmt::format("--packed applies to 4-bit formats; neither {} nor {} has 4 bits",
+                                 from.name(), to.name()));
   }
   const Layout in_layout = layout_of(from, args.packed), out_layout = layout_of(to, args.packed);
 
@@ -77,8 +78,8 @@ void run(const Args& args) {
   const std::size_t unit = in_layout.packed ? 1 : in_layout.element_bytes;
   struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::size_t>(st.st_size) % unit != 0) {
-    throw RangeError(fmt::format("input '{}' has {} bytes, not a whole number of {}-byte {} elements", args.input,
-                                 st.st_size, unit, from.name()));
+    throw RangeError(fmt::format("input '{}' has {} bytes, not a whole number of {}-byte {} elements",
+                                 args.input, st.st_size, unit, from.name()));
   }
 
   // Progress on stderr for long runs, only when a person is watching and the size is known.
@@ -86,7 +87,8 @@ void run(const Args& args) {
   const double total_bytes = static_cast<double>(st.st_size);
 
   AtomicOutput out(args.output);
-  const std::size_t in_chunk_bytes = in_layout.packed ? kChunkElements / 2 : kChunkElements * in_layout.element_bytes;
+  const std::size_t in_chunk_bytes =
+      in_layout.packed ? kChunkElements / 2 : kChunkElements * in_layout.element_bytes;
   std::vector<std::uint8_t> in_buffer(in_chunk_bytes), unpacked(in_layout.packed ? kChunkElements : 0);
   std::vector<std::uint8_t> out_buffer(kChunkElements * out_layout.element_bytes);
   std::vector<std::uint8_t> packed_out(out_layout.packed ? kChunkElements / 2 + 1 : 0);
@@ -95,8 +97,9 @@ void run(const Args& args) {
     const std::size_t got = read_fully(fd, in_buffer.data(), in_buffer.size(), args.input);
     if (got == 0) break;
     if (got % unit != 0) {
-      throw RangeError(fmt::format("input '{}' ended inside an element: {} bytes, not a whole number of {}-byte {} elements",
-                                   args.input, done * unit + got, unit, from.name()));
+      throw RangeError(fmt::format(
+          "input '{}' ended inside an element: {} bytes, not a whole number of {}-byte {} elements",
+          args.input, done * unit + got, unit, from.name()));
     }
     const std::uint8_t* src = in_buffer.data();
     std::size_t count = got / unit;
@@ -136,7 +139,8 @@ void add_convert_command(CLI::App& app) {
   cmd->add_option("--to", args->to, "target format")->required();
   cmd->add_option("-i,--input", args->input, "input file (default: stdin)");
   cmd->add_option("-o,--output", args->output, "output file (default: stdout); written whole or not at all");
-  cmd->add_flag("--packed", args->packed, "4-bit formats two per byte, first in the low nibble (else one per byte)");
+  cmd->add_flag("--packed", args->packed,
+                "4-bit formats two per byte, first in the low nibble (else one per byte)");
   args->rounding.add_to(*cmd);
   cmd->footer(
       "Examples:\n  lowbit convert --from fp32 --to e4m3fn -i w.f32 -o w.e4m3fn\n"

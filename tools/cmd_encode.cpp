@@ -34,8 +34,8 @@ nlohmann::json to_json(const Format& format, const EncodeResult& r, const RoundO
 
 void print_one(const Format& format, const EncodeResult& r, const RoundOptions& o) {
   print_rows({
-      {"format", fmt::format("{} ({} bits), rounding {}, policy {}", r.format, format.bits(), to_string(o.rounding),
-                             to_string(o.policy))},
+      {"format", fmt::format("{} ({} bits), rounding {}, policy {}", r.format, format.bits(),
+                             to_string(o.rounding), to_string(o.policy))},
       {"input", r.input},
       {"bits", fmt::format("{}  {}", r.hex, describe_code(format, r.code).binary)},
       {"class", r.kind},
@@ -51,7 +51,8 @@ void print_one(const Format& format, const EncodeResult& r, const RoundOptions& 
 }  // namespace
 
 void add_encode_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("encode", "Round a decimal, hex-float or fraction to a format, once and exactly");
+  auto* cmd =
+      app.add_subcommand("encode", "Round a decimal, hex-float or fraction to a format, once and exactly");
   struct Args {
     std::string value, format;
     bool all = false, json = false;
@@ -66,7 +67,8 @@ void add_encode_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "one JSON document on stdout");
   args->rounding.add_to(*cmd);
   cmd->footer(
-      "Examples:\n  lowbit encode 0.1 --format bf16\n  lowbit encode 65519.99 --format fp16 --round toward-zero\n"
+      "Examples:\n  lowbit encode 0.1 --format bf16\n  lowbit encode 65519.99 --format fp16 --round "
+      "toward-zero\n"
       "  lowbit encode 500 --format e4m3fn --policy saturate\n  lowbit encode 1/3 --all\n"
       "  lowbit encode -- -1e-9 --format e5m2   (`--` before a negative VALUE)");
   cmd->callback([args] {
@@ -77,14 +79,18 @@ void add_encode_command(CLI::App& app) {
     if (!args->all) {
       const Format format = find_format(args->format);
       const EncodeResult r = encode_value(format, args->value, options);
-      if (args->json) print_json({{"encode", to_json(format, r, options)}});
-      else print_one(format, r, options);
+      if (args->json)
+        print_json({{"encode", to_json(format, r, options)}});
+      else
+        print_one(format, r, options);
       return;
     }
     nlohmann::json rows = nlohmann::json::array();
     if (!args->json) {
-      fmt::print("input {}, rounding {}, policy {}\n", args->value, to_string(options.rounding), to_string(options.policy));
-      fmt::print("{:<19} {:<18} {:<26} {:<12} {:<12} {}\n", "format", "bits", "exact", "abs error", "rel error", "flags");
+      fmt::print("input {}, rounding {}, policy {}\n", args->value, to_string(options.rounding),
+                 to_string(options.policy));
+      fmt::print("{:<19} {:<18} {:<26} {:<12} {:<12} {}\n", "format", "bits", "exact", "abs error",
+                 "rel error", "flags");
     }
     for (const Format& format : listed_formats()) {
       const EncodeResult r = encode_value(format, args->value, options);
@@ -94,7 +100,8 @@ void add_encode_command(CLI::App& app) {
       }
       std::string exact = r.exact.size() > 26 ? r.exact.substr(0, 25) + "~" : r.exact;
       fmt::print("{:<19} {:<18} {:<26} {:<12} {:<12} {}\n", r.format, r.hex, exact,
-                 r.error ? r.error->absolute : "-", r.error ? r.error->relative : "-", joined(flag_names(r.flags)));
+                 r.error ? r.error->absolute : "-", r.error ? r.error->relative : "-",
+                 joined(flag_names(r.flags)));
     }
     if (args->json) print_json({{"encode", rows}});
   });

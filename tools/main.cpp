@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "error: {}\n(run `{} --help` for usage)\n", e.what(), app.get_name().empty() ? "lowbit" : app.get_name());
+    fmt::print(stderr, "error: {}\n(run `{} --help` for usage)\n", e.what(),
+               app.get_name().empty() ? "lowbit" : app.get_name());
     return 2;
   } catch (const lowbit::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());

@@ -45,7 +45,9 @@ Unpacked from_ratio(bool negative, const BigInt& num, const BigInt& den, long sc
   return v;
 }
 
-BigInt pow10(long n) { return boost::multiprecision::pow(BigInt(10), static_cast<unsigned>(n)); }
+BigInt pow10(long n) {
+  return boost::multiprecision::pow(BigInt(10), static_cast<unsigned>(n));
+}
 
 }  // namespace
 
@@ -64,7 +66,9 @@ namespace {
 ExactNumber finite(bool negative, BigInt num, BigInt den, long exp2) {
   return {Unpacked::Kind::finite, negative, std::move(num), std::move(den), exp2, 0};
 }
-ExactNumber special(Unpacked::Kind kind, bool negative) { return {kind, negative, 0, 1, 0, 0}; }
+ExactNumber special(Unpacked::Kind kind, bool negative) {
+  return {kind, negative, 0, 1, 0, 0};
+}
 
 class Parser {
  public:
@@ -133,7 +137,8 @@ class Parser {
       if (c >= '0' && c <= '9') d = c - '0';
       if (base == 16 && c >= 'a' && c <= 'f') d = c - 'a' + 10;
       if (d < 0 && is_separator(c) && count > 0 && pos_ + 1 < text_.size() &&
-          std::isxdigit(static_cast<unsigned char>(text_[pos_ + 1])) && (base == 16 || std::isdigit(text_[pos_ + 1]))) {
+          std::isxdigit(static_cast<unsigned char>(text_[pos_ + 1])) &&
+          (base == 16 || std::isdigit(text_[pos_ + 1]))) {
         ++pos_;
         continue;
       }
@@ -152,7 +157,8 @@ class Parser {
     long value = 0;
     int count = 0;
     while (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(peek()))) {
-      value = std::min<long>(value * 10 + (peek() - '0'), 1'000'000'000L);  // saturates: far beyond any format
+      value =
+          std::min<long>(value * 10 + (peek() - '0'), 1'000'000'000L);  // saturates: far beyond any format
       ++count;
       ++pos_;
     }
@@ -169,7 +175,8 @@ class Parser {
       count += fraction;
     }
     if (count == 0) fail_here("expected a digit");
-    if (allow_exponent && pos_ < text_.size() && (peek() == 'e' || peek() == 'E')) exponent10 += exponent_part();
+    if (allow_exponent && pos_ < text_.size() && (peek() == 'e' || peek() == 'E'))
+      exponent10 += exponent_part();
   }
 
   ExactNumber parse_hex(bool negative) {
@@ -245,10 +252,14 @@ std::pair<std::string, long> exact_digits(const Unpacked& v) {
 
 std::string exact_decimal(const Unpacked& v) {
   switch (v.kind) {
-    case Unpacked::Kind::nan: return v.negative ? "-nan" : "nan";
-    case Unpacked::Kind::inf: return v.negative ? "-inf" : "inf";
-    case Unpacked::Kind::zero: return v.negative ? "-0" : "0";
-    case Unpacked::Kind::finite: break;
+    case Unpacked::Kind::nan:
+      return v.negative ? "-nan" : "nan";
+    case Unpacked::Kind::inf:
+      return v.negative ? "-inf" : "inf";
+    case Unpacked::Kind::zero:
+      return v.negative ? "-0" : "0";
+    case Unpacked::Kind::finite:
+      break;
   }
   const auto [digits, exponent10] = exact_digits(v);
   return place_point(v.negative, digits, exponent10);
@@ -285,15 +296,21 @@ std::string shortest_decimal(const Format& format, std::uint64_t code) {
   return place_point(v.negative, digits, exponent10);
 }
 
-ExactNumber parse_exact(std::string_view text) { return Parser(text).parse(); }
+ExactNumber parse_exact(std::string_view text) {
+  return Parser(text).parse();
+}
 
 Unpacked parse_number(std::string_view text) {
   const ExactNumber x = parse_exact(text);
   switch (x.kind) {
-    case Unpacked::Kind::zero: return Unpacked::zero(x.negative);
-    case Unpacked::Kind::inf: return Unpacked::inf(x.negative);
-    case Unpacked::Kind::nan: return Unpacked::nan(x.negative);
-    case Unpacked::Kind::finite: break;
+    case Unpacked::Kind::zero:
+      return Unpacked::zero(x.negative);
+    case Unpacked::Kind::inf:
+      return Unpacked::inf(x.negative);
+    case Unpacked::Kind::nan:
+      return Unpacked::nan(x.negative);
+    case Unpacked::Kind::finite:
+      break;
   }
   if (x.out_of_range != 0) {  // a stand-in far outside every format rounds the same way
     Unpacked v = from_ratio(x.negative, 1, 1, x.out_of_range * kHugeBinaryExponent);
@@ -307,8 +324,10 @@ namespace {
 
 Rational to_rational(const ExactNumber& x) {
   Rational r(x.num, x.den);
-  if (x.exp2 >= 0) r *= Rational(BigInt(1) << x.exp2);
-  else r /= Rational(BigInt(1) << -x.exp2);
+  if (x.exp2 >= 0)
+    r *= Rational(BigInt(1) << x.exp2);
+  else
+    r /= Rational(BigInt(1) << -x.exp2);
   return x.negative ? Rational(-r) : r;
 }
 
@@ -316,8 +335,10 @@ Rational to_rational(const Unpacked& v) {
   if (v.kind == Unpacked::Kind::zero) return 0;
   const long e = static_cast<long>(v.exp) - 63;
   Rational r(BigInt(v.sig));
-  if (e >= 0) r *= Rational(BigInt(1) << e);
-  else r /= Rational(BigInt(1) << -e);
+  if (e >= 0)
+    r *= Rational(BigInt(1) << e);
+  else
+    r /= Rational(BigInt(1) << -e);
   return v.negative ? Rational(-r) : r;
 }
 

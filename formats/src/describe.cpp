@@ -25,11 +25,16 @@ std::string hex_code(const Format& format, std::uint64_t code) {
 std::string kind_name(const Format& format, std::uint64_t code) {
   if (format.is_float()) {
     switch (classify(format.float_spec(), code)) {
-      case FloatClass::zero: return "zero";
-      case FloatClass::subnormal: return "subnormal";
-      case FloatClass::normal: return "normal";
-      case FloatClass::inf: return "inf";
-      case FloatClass::nan: return "nan";
+      case FloatClass::zero:
+        return "zero";
+      case FloatClass::subnormal:
+        return "subnormal";
+      case FloatClass::normal:
+        return "normal";
+      case FloatClass::inf:
+        return "inf";
+      case FloatClass::nan:
+        return "nan";
     }
   }
   if (format.unpack(code).kind == Unpacked::Kind::zero) return "zero";
@@ -47,8 +52,10 @@ std::string binary_fields(const Format& format, std::uint64_t code) {
     if (s.man_bits > 0) widths.push_back(s.man_bits);
   } else {
     const IntegerSpec& s = format.integer_spec();
-    if (s.encoding == IntEncoding::sign_magnitude) widths = {1, s.bits - 1};
-    else widths = {s.bits};
+    if (s.encoding == IntEncoding::sign_magnitude)
+      widths = {1, s.bits - 1};
+    else
+      widths = {s.bits};
   }
   std::string out;
   int position = format.bits();
@@ -59,7 +66,9 @@ std::string binary_fields(const Format& format, std::uint64_t code) {
   return out;
 }
 
-CodeValue code_value(const Format& format, std::uint64_t code) { return {code, exact_decimal(format.unpack(code))}; }
+CodeValue code_value(const Format& format, std::uint64_t code) {
+  return {code, exact_decimal(format.unpack(code))};
+}
 
 std::optional<std::string> fp64_hexfloat(const Unpacked& v) {
   if (v.kind == Unpacked::Kind::nan) return std::nullopt;
@@ -92,7 +101,8 @@ CodeDescription describe_code(const Format& format, std::uint64_t code) {
     const bool subnormal_or_zero = s.has_subnormals && *d.exponent_field == 0;
     if (d.kind != "inf" && d.kind != "nan") {
       d.exponent = subnormal_or_zero ? s.emin() : static_cast<int>(*d.exponent_field) - s.bias;
-      const Unpacked significand = Unpacked::from_integer(false, (subnormal_or_zero ? 0 : 1ull << s.man_bits) | *d.mantissa_field, -s.man_bits);
+      const Unpacked significand = Unpacked::from_integer(
+          false, (subnormal_or_zero ? 0 : 1ull << s.man_bits) | *d.mantissa_field, -s.man_bits);
       d.significand = *d.mantissa_field == 0 && subnormal_or_zero ? "0" : exact_decimal(significand);
     }
     if (const auto u = ulp(s, code)) d.ulp = exact_decimal(*u);
@@ -125,8 +135,10 @@ std::uint64_t parse_code(const Format& format, std::string_view text) {
   };
   std::size_t pos = 0;
   int base = 10;
-  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) base = 16, pos = 2;
-  else if (text.size() > 2 && text[0] == '0' && (text[1] == 'b' || text[1] == 'B')) base = 2, pos = 2;
+  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))
+    base = 16, pos = 2;
+  else if (text.size() > 2 && text[0] == '0' && (text[1] == 'b' || text[1] == 'B'))
+    base = 2, pos = 2;
   if (pos >= text.size()) return fail("expected digits", pos);
   std::uint64_t value = 0;
   int digits = 0;
@@ -134,17 +146,21 @@ std::uint64_t parse_code(const Format& format, std::string_view text) {
     const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(text[pos])));
     if ((c == '_' || c == '\'') && digits > 0 && pos + 1 < text.size()) continue;
     int d = -1;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
     if (d < 0 || d >= base) return fail(fmt::format("'{}' is not a base-{} digit", text[pos], base), pos);
     if (value > (~0ull - static_cast<std::uint64_t>(d)) / static_cast<std::uint64_t>(base)) {
-      throw RangeError(fmt::format("bit pattern '{}' is wider than {} ({} bits)", text, format.name(), format.bits()));
+      throw RangeError(
+          fmt::format("bit pattern '{}' is wider than {} ({} bits)", text, format.name(), format.bits()));
     }
     value = value * static_cast<std::uint64_t>(base) + static_cast<std::uint64_t>(d);
     ++digits;
   }
   if ((value & ~format.code_mask()) != 0) {
-    throw RangeError(fmt::format("bit pattern '{}' is wider than {} ({} bits)", text, format.name(), format.bits()));
+    throw RangeError(
+        fmt::format("bit pattern '{}' is wider than {} ({} bits)", text, format.name(), format.bits()));
   }
   return value;
 }

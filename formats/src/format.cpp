@@ -18,11 +18,18 @@ namespace lowbit {
 
 Format::Format(std::string name, std::vector<std::string> aliases, std::variant<FloatSpec, IntegerSpec> spec,
                std::string description)
-    : name_(std::move(name)), aliases_(std::move(aliases)), spec_(spec), description_(std::move(description)) {}
+    : name_(std::move(name)),
+      aliases_(std::move(aliases)),
+      spec_(spec),
+      description_(std::move(description)) {}
 
-int Format::bits() const { return is_float() ? float_spec().bits() : integer_spec().bits; }
+int Format::bits() const {
+  return is_float() ? float_spec().bits() : integer_spec().bits;
+}
 
-std::uint64_t Format::code_mask() const { return is_float() ? float_spec().code_mask() : integer_spec().code_mask(); }
+std::uint64_t Format::code_mask() const {
+  return is_float() ? float_spec().code_mask() : integer_spec().code_mask();
+}
 
 Unpacked Format::unpack(std::uint64_t code) const {
   if ((code & ~code_mask()) != 0) {
@@ -148,7 +155,8 @@ const std::vector<Format>& listed_formats() {
 Format find_format(std::string_view text) {
   const std::string name = lower(text);
   for (const Format& f : listed_formats()) {
-    if (f.name() == name || std::find(f.aliases().begin(), f.aliases().end(), name) != f.aliases().end()) return f;
+    if (f.name() == name || std::find(f.aliases().begin(), f.aliases().end(), name) != f.aliases().end())
+      return f;
   }
   if (auto f = parse_family(name)) return *f;
   // Suggest the three nearest formats, each scored by the nearest of its names.
@@ -162,8 +170,9 @@ Format find_format(std::string_view text) {
   std::string suggestions;
   for (std::size_t i = 0; i < std::min<std::size_t>(3, scored.size()); ++i)
     suggestions += (i ? ", " : "") + scored[i].second;
-  throw UnknownFormatError(fmt::format("unknown format '{}' (did you mean {}? `lowbit formats` lists them all)",
-                                       std::string(text), suggestions));
+  throw UnknownFormatError(
+      fmt::format("unknown format '{}' (did you mean {}? `lowbit formats` lists them all)", std::string(text),
+                  suggestions));
 }
 
 }  // namespace lowbit

@@ -55,8 +55,8 @@ Rounding parse_rounding(std::string_view text) {
 Policy parse_policy(std::string_view text) {
   for (const auto& [name, value] : kPolicyNames)
     if (name == text) return value;
-  throw ParseError("unknown policy '" + std::string(text) + "' (expected one of " + joined_names(kPolicyNames) + ")",
-                   0);
+  throw ParseError(
+      "unknown policy '" + std::string(text) + "' (expected one of " + joined_names(kPolicyNames) + ")", 0);
 }
 
 }  // namespace lowbit

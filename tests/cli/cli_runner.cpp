@@ -73,11 +73,14 @@ std::string read_file(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-bool file_exists(const std::string& path) { return std::filesystem::exists(path); }
+bool file_exists(const std::string& path) {
+  return std::filesystem::exists(path);
+}
 
 std::vector<std::string> list_dir(const std::string& path) {
   std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(path)) names.push_back(e.path().filename().string());
+  for (const auto& e : std::filesystem::directory_iterator(path))
+    names.push_back(e.path().filename().string());
   return names;
 }
 

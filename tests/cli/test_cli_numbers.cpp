@@ -113,6 +113,21 @@ TEST_CASE("decode shows the fields, exact value and neighbours of a code", "[cli
   CHECK_THAT(text.out, Catch::Contains("0_01111_0000000000") && Catch::Contains("exact"));
 }
 
+TEST_CASE("decode reads a whole block of a block format as hex bytes, scale first", "[cli]") {
+  // MXFP4: scale 0x80 = 2^(128 - 127) = 2; byte 0x21 holds e0 = 0x1 (0.5) in the low nibble, e1 = 0x2 (1).
+  const json d = run_json({"decode", "0x80 21", "--format", "MXFP4", "--json"}).at("decode");
+  CHECK(d.at("format") == "mxfp4");
+  CHECK(d.at("scale") == "2");
+  REQUIRE(d.at("elements").size() == 2);
+  CHECK(d.at("elements")[0].at("exact") == "1");
+  CHECK(d.at("elements")[1].at("exact") == "2");
+  // NVFP4: e4m3fn scale 0x38 = 1.0, tensor scale 0.5; 0x7f holds 6 (low) and 6 (high): 6 * 1 * 0.5 = 3.
+  const json n = run_json({"decode", "38_77", "--format", "nvfp4", "--tensor-scale", "0.5", "--json"}).at("decode");
+  CHECK(n.at("elements")[0].at("exact") == "3");
+  require_bad_input(run_cli({"decode", "0x80 2", "--format", "mxfp4"}), "whole bytes");
+  require_bad_input(run_cli({"decode", "0x80 2g", "--format", "mxfp4"}), "'g' is not a hex digit");
+}
+
 TEST_CASE("encode rounds the exact decimal once and reports error, flags and the bracketing codes", "[cli]") {
   // 0.1 in bf16: 0x3dcd = 0.10009765625 (above), 0x3dcc = 0.099609375 (below); 0.1 is nearer the former.
   const json e = run_json({"encode", "0.1", "--format", "bf16", "--json"}).at("encode");
@@ -126,13 +141,15 @@ TEST_CASE("encode rounds the exact decimal once and reports error, flags and the
   CHECK(e.at("below").at("exact") == "0.099609375");
   CHECK(e.at("above").at("bits") == "0x3dcd");
   // toward zero takes the lower neighbour.
-  CHECK(run_json({"encode", "0.1", "--format", "bf16", "--round", "toward-zero", "--json"}).at("encode").at("bits") ==
-        "0x3dcc");
+  CHECK(run_json({"encode", "0.1", "--format", "bf16", "--round", "toward-zero", "--json"})
+            .at("encode")
+            .at("bits") == "0x3dcc");
   // 500 > 464 (midpoint of 448 and the NaN code): NaN under ieee, 448 under saturate; both overflow.
   const json nan = run_json({"encode", "500", "--format", "e4m3fn", "--json"}).at("encode");
   CHECK(nan.at("bits") == "0x7f");
   CHECK(nan.at("flags") == json::array({"inexact", "overflow"}));
-  const json sat = run_json({"encode", "500", "--format", "e4m3fn", "--policy", "saturate", "--json"}).at("encode");
+  const json sat =
+      run_json({"encode", "500", "--format", "e4m3fn", "--policy", "saturate", "--json"}).at("encode");
   CHECK(sat.at("bits") == "0x7e");
   // -1e-9 is far below e5m2's smallest subnormal 2^-16: -0 = 0x80, inexact and underflow.
   const json tiny = run_json({"encode", "--format", "e5m2", "--json", "--", "-1e-9"}).at("encode");
@@ -142,8 +159,8 @@ TEST_CASE("encode rounds the exact decimal once and reports error, flags and the
   CHECK(run_json({"encode", "65519.99", "--format", "fp16", "--json"}).at("encode").at("bits") == "0x7bff");
   CHECK(run_json({"encode", "65520", "--format", "fp16", "--json"}).at("encode").at("bits") == "0x7c00");
   CHECK(run_json({"encode", "0x1.8p3", "--format", "fp32", "--json"}).at("encode").at("exact") == "12");
-  // 1/3 in e4m3fn: neighbours 0.3125 (0x2a) and 0.34375 (0x2b); 1/3 - 0.3125 = 1/48 < 0.34375 - 1/3 = 1/96? no:
-  // 1/3 = 0.3333..., 0.34375 - 1/3 = 0.0104, 1/3 - 0.3125 = 0.0208: the upper one is nearer.
+  // 1/3 in e4m3fn: neighbours 0.3125 (0x2a) and 0.34375 (0x2b); 1/3 - 0.3125 = 1/48 < 0.34375 - 1/3 = 1/96?
+  // no: 1/3 = 0.3333..., 0.34375 - 1/3 = 0.0104, 1/3 - 0.3125 = 0.0208: the upper one is nearer.
   CHECK(run_json({"encode", "1/3", "--format", "e4m3fn", "--json"}).at("encode").at("bits") == "0x2b");
   // --all gives one row per listed format.
   const json all = run_json({"encode", "1/3", "--all", "--json"}).at("encode");
@@ -198,8 +215,10 @@ TEST_CASE("bad input to the number commands: error on stderr, exit code 2, no ou
   require_bad_input(run_cli({"decode", "0x1ff", "--format", "e4m3fn"}), "wider than float8_e4m3fn (8 bits)");
   require_bad_input(run_cli({"decode", "0x7g", "--format", "e4m3fn"}), "character 4");
   require_bad_input(run_cli({"encode", "1.2.3", "--format", "fp16"}), "character 4");
-  require_bad_input(run_cli({"encode", "1", "--format", "fp16", "--round", "sideways"}), "unknown rounding mode 'sideways'");
-  require_bad_input(run_cli({"encode", "1", "--format", "fp16", "--policy", "clamp"}), "unknown policy 'clamp'");
+  require_bad_input(run_cli({"encode", "1", "--format", "fp16", "--round", "sideways"}),
+                    "unknown rounding mode 'sideways'");
+  require_bad_input(run_cli({"encode", "1", "--format", "fp16", "--policy", "clamp"}),
+                    "unknown policy 'clamp'");
   require_bad_input(run_cli({"encode", "1"}), "exactly one of --format");
   require_bad_input(run_cli({"table", "fp32"}), "up to 16 bits");
   require_bad_input(run_cli({"frobnicate"}), "frobnicate");
@@ -212,13 +231,16 @@ TEST_CASE("bad input to the number commands: error on stderr, exit code 2, no ou
   CHECK(lowbit::test::list_dir(dir.path()) == std::vector<std::string>{"in.f32"});
   // A partial element at the end of a stream is an error too.
   const std::string partial = floats_as_bytes({1.0f}) + "ab";
-  require_bad_input(run_cli({"convert", "--from", "fp32", "--to", "bf16"}, &partial), "ended inside an element");
+  require_bad_input(run_cli({"convert", "--from", "fp32", "--to", "bf16"}, &partial),
+                    "ended inside an element");
   // Codes wider than a 4-bit format in an unpacked byte stream name the element.
   const std::string wide("\x01\x12", 2);
   require_bad_input(run_cli({"convert", "--from", "e2m1", "--to", "fp32"}, &wide), "element");
-  require_bad_input(run_cli({"convert", "--from", "fp32", "--to", "bf16", "--round", "nope", "-i", in, "-o", out}),
-                    "unknown rounding mode");
+  require_bad_input(
+      run_cli({"convert", "--from", "fp32", "--to", "bf16", "--round", "nope", "-i", in, "-o", out}),
+      "unknown rounding mode");
   CHECK(lowbit::test::list_dir(dir.path()) == std::vector<std::string>{"in.f32"});
-  require_bad_input(run_cli({"convert", "--from", "fp32", "--to", "bf16", "-i", dir.file("missing"), "-o", out}),
-                    "missing");
+  require_bad_input(
+      run_cli({"convert", "--from", "fp32", "--to", "bf16", "-i", dir.file("missing"), "-o", out}),
+      "missing");
 }

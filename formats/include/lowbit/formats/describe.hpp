@@ -29,11 +29,11 @@ struct CodeDescription {
   bool negative = false;
   // Float fields (empty for integers).
   std::optional<std::uint64_t> exponent_field, mantissa_field;
-  std::optional<int> exponent;          // unbiased, as used by the value (emin for subnormals)
+  std::optional<int> exponent;             // unbiased, as used by the value (emin for subnormals)
   std::optional<std::string> significand;  // exact: 1.fraction or 0.fraction
   std::string exact, shortest;
-  std::optional<std::string> hexfloat;  // the value as an fp64 hex-float, when fp64 holds it exactly
-  std::optional<std::string> ulp;       // exact decimal
+  std::optional<std::string> hexfloat;      // the value as an fp64 hex-float, when fp64 holds it exactly
+  std::optional<std::string> ulp;           // exact decimal
   std::optional<CodeValue> previous, next;  // nextDown / nextUp
 };
 

@@ -3,9 +3,9 @@
 #pragma once
 
 #include <bit>
+#include <cstdint>
 #include <limits>
 #include <optional>
-#include <cstdint>
 #include <type_traits>
 
 #include "lowbit/formats/error.hpp"
@@ -15,9 +15,10 @@ namespace lowbit {
 
 namespace detail {
 template <int Bits>
-using StorageFor = std::conditional_t<
-    (Bits <= 8), std::uint8_t,
-    std::conditional_t<(Bits <= 16), std::uint16_t, std::conditional_t<(Bits <= 32), std::uint32_t, std::uint64_t>>>;
+using StorageFor =
+    std::conditional_t<(Bits <= 8), std::uint8_t,
+                       std::conditional_t<(Bits <= 16), std::uint16_t,
+                                          std::conditional_t<(Bits <= 32), std::uint32_t, std::uint64_t>>>;
 }  // namespace detail
 
 [[noreturn]] void throw_too_wide(std::uint64_t bits, int width);
@@ -60,7 +61,8 @@ class Float {
   // except fp64 itself into float), else rounded to nearest-even.
   constexpr float to_float() const {
     Flags ignored;
-    return std::bit_cast<float>(static_cast<std::uint32_t>(pack_float(spec::float32, unpacked(), {}, ignored)));
+    return std::bit_cast<float>(
+        static_cast<std::uint32_t>(pack_float(spec::float32, unpacked(), {}, ignored)));
   }
   constexpr double to_double() const {
     Flags ignored;

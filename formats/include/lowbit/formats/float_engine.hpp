@@ -32,7 +32,8 @@ constexpr Unpacked unpack_float(const FloatSpec& s, std::uint64_t code) {
     case Specials::fnuz:
       if (code == s.sign_mask()) return Unpacked::nan(true);
       break;
-    case Specials::none: break;
+    case Specials::none:
+      break;
   }
   if (s.has_subnormals && field == 0) {
     if (frac == 0) return Unpacked::zero(negative);
@@ -112,7 +113,9 @@ constexpr std::uint64_t pack_float(const FloatSpec& s, const Unpacked& v, const 
 }
 
 // Convenience: the code of an fp32 or fp64 bit pattern in any format, and back.
-constexpr Unpacked unpack_float32(float x) { return unpack_float(spec::float32, std::bit_cast<std::uint32_t>(x)); }
+constexpr Unpacked unpack_float32(float x) {
+  return unpack_float(spec::float32, std::bit_cast<std::uint32_t>(x));
+}
 constexpr Unpacked unpack_float64(double x) {
   return unpack_float(spec::float64, std::bit_cast<std::uint64_t>(x));
 }

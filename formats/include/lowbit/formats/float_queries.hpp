@@ -14,21 +14,31 @@ enum class FloatClass : std::uint8_t { zero, subnormal, normal, inf, nan };
 constexpr FloatClass classify(const FloatSpec& s, std::uint64_t code) {
   const Unpacked v = unpack_float(s, code);
   switch (v.kind) {
-    case Unpacked::Kind::zero: return FloatClass::zero;
-    case Unpacked::Kind::inf: return FloatClass::inf;
-    case Unpacked::Kind::nan: return FloatClass::nan;
-    case Unpacked::Kind::finite: break;
+    case Unpacked::Kind::zero:
+      return FloatClass::zero;
+    case Unpacked::Kind::inf:
+      return FloatClass::inf;
+    case Unpacked::Kind::nan:
+      return FloatClass::nan;
+    case Unpacked::Kind::finite:
+      break;
   }
   return v.exp < s.emin() ? FloatClass::subnormal : FloatClass::normal;
 }
 
 // Limits as codes.
-constexpr std::uint64_t max_finite_code(const FloatSpec& s) { return s.max_finite_magnitude(); }
+constexpr std::uint64_t max_finite_code(const FloatSpec& s) {
+  return s.max_finite_magnitude();
+}
 constexpr std::uint64_t lowest_code(const FloatSpec& s) {
   return s.is_signed ? s.sign_mask() | s.max_finite_magnitude() : 0;
 }
-constexpr std::uint64_t min_normal_code(const FloatSpec& s) { return s.has_subnormals ? 1ull << s.man_bits : 0; }
-constexpr std::uint64_t min_subnormal_code(const FloatSpec& s) { return s.has_subnormals ? 1 : 0; }
+constexpr std::uint64_t min_normal_code(const FloatSpec& s) {
+  return s.has_subnormals ? 1ull << s.man_bits : 0;
+}
+constexpr std::uint64_t min_subnormal_code(const FloatSpec& s) {
+  return s.has_subnormals ? 1 : 0;
+}
 // The gap between 1 and the next larger value, 2^-man_bits, as a code of the format.
 constexpr std::uint64_t epsilon_code(const FloatSpec& s) {
   Flags ignored;
@@ -45,7 +55,7 @@ constexpr std::optional<std::uint64_t> next_up(const FloatSpec& s, std::uint64_t
     if (!v.negative) return std::nullopt;
     return s.sign_mask() | s.max_finite_magnitude();
   }
-  if (negative) {  // toward zero in magnitude
+  if (negative) {                                                          // toward zero in magnitude
     if (mag == 0 || (mag == 1 && !s.has_subnormals)) return std::nullopt;  // unreachable: no negative zero
     const std::uint64_t next = mag - 1;
     if (next == 0 && !s.has_negative_zero()) return 0;

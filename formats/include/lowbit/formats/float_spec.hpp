@@ -32,16 +32,21 @@ struct FloatSpec {
 
   constexpr bool has_inf() const { return specials == Specials::ieee; }
   constexpr bool has_nan() const { return specials != Specials::none; }
-  constexpr bool has_negative_zero() const { return is_signed && has_subnormals && specials != Specials::fnuz; }
+  constexpr bool has_negative_zero() const {
+    return is_signed && has_subnormals && specials != Specials::fnuz;
+  }
   constexpr bool has_zero() const { return has_subnormals; }
 
   // Magnitude code (sign bit clear) of the largest finite value.
   constexpr std::uint64_t max_finite_magnitude() const {
     switch (specials) {
-      case Specials::ieee: return ((exp_field_max() - 1) << man_bits) | man_mask();
-      case Specials::fn: return magnitude_mask() - 1;
+      case Specials::ieee:
+        return ((exp_field_max() - 1) << man_bits) | man_mask();
+      case Specials::fn:
+        return magnitude_mask() - 1;
       case Specials::fnuz:
-      case Specials::none: return magnitude_mask();
+      case Specials::none:
+        return magnitude_mask();
     }
     return 0;
   }
@@ -56,9 +61,12 @@ struct FloatSpec {
         const std::uint64_t quiet = man_bits > 0 ? 1ull << (man_bits - 1) : 0;
         return (negative ? sign_mask() : 0) | (exp_field_max() << man_bits) | quiet;
       }
-      case Specials::fn: return (negative ? sign_mask() : 0) | magnitude_mask();
-      case Specials::fnuz: return 1ull << (exp_bits + man_bits);
-      case Specials::none: return 0;  // unreachable: callers check has_nan()
+      case Specials::fn:
+        return (negative ? sign_mask() : 0) | magnitude_mask();
+      case Specials::fnuz:
+        return 1ull << (exp_bits + man_bits);
+      case Specials::none:
+        return 0;  // unreachable: callers check has_nan()
     }
     return 0;
   }

@@ -52,7 +52,7 @@ Format find_format(std::string_view name);
 const std::vector<Format>& listed_formats();
 
 // Converts one code between any two formats with a single rounding.
-std::uint64_t convert(const Format& from, const Format& to, std::uint64_t code, const RoundOptions& options = {},
-                      Flags* flags = nullptr);
+std::uint64_t convert(const Format& from, const Format& to, std::uint64_t code,
+                      const RoundOptions& options = {}, Flags* flags = nullptr);
 
 }  // namespace lowbit

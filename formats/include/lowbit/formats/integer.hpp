@@ -66,13 +66,19 @@ constexpr std::uint64_t pack_integer(const IntegerSpec& s, const Unpacked& v, co
     return encode(false, static_cast<std::uint64_t>(s.max_int()));
   };
   switch (v.kind) {
-    case Unpacked::Kind::nan: flags.raise(Flags::kInvalid); return 0;
-    case Unpacked::Kind::inf: flags.raise(Flags::kInvalid); return clamp ? clamped(v.negative) : 0;
-    case Unpacked::Kind::zero: return encode(v.negative && s.encoding == IntEncoding::sign_magnitude, 0);
-    case Unpacked::Kind::finite: break;
+    case Unpacked::Kind::nan:
+      flags.raise(Flags::kInvalid);
+      return 0;
+    case Unpacked::Kind::inf:
+      flags.raise(Flags::kInvalid);
+      return clamp ? clamped(v.negative) : 0;
+    case Unpacked::Kind::zero:
+      return encode(v.negative && s.encoding == IntEncoding::sign_magnitude, 0);
+    case Unpacked::Kind::finite:
+      break;
   }
   const int exp = v.exp + s.frac_bits;  // exponent of the value on the integer grid
-  if (exp >= 63) {                        // |value| >= 2^63: beyond every format and every wrap
+  if (exp >= 63) {                      // |value| >= 2^63: beyond every format and every wrap
     flags.raise(Flags::kInvalid);
     return clamp ? clamped(v.negative) : 0;
   }

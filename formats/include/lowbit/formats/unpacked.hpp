@@ -61,12 +61,23 @@ constexpr RoundedSignificand round_significand(std::uint64_t sig, bool sticky, i
   constexpr std::uint64_t kHalf = 1ull << 63;
   bool up = false;
   switch (options.rounding) {
-    case Rounding::nearest_even: up = dropped > kHalf || (dropped == kHalf && (sticky || (q & 1))); break;
-    case Rounding::nearest_away: up = dropped >= kHalf; break;
-    case Rounding::toward_zero: break;
-    case Rounding::up: up = !negative; break;
-    case Rounding::down: up = negative; break;
-    case Rounding::odd: q |= 1; break;
+    case Rounding::nearest_even:
+      up = dropped > kHalf || (dropped == kHalf && (sticky || (q & 1)));
+      break;
+    case Rounding::nearest_away:
+      up = dropped >= kHalf;
+      break;
+    case Rounding::toward_zero:
+      break;
+    case Rounding::up:
+      up = !negative;
+      break;
+    case Rounding::down:
+      up = negative;
+      break;
+    case Rounding::odd:
+      q |= 1;
+      break;
     case Rounding::stochastic:
       // Up with probability (dropped fraction truncated to 32 bits) / 2^32: unbiased to 2^-32 of a unit.
       up = (dropped >> 32) + options.random >= (1ull << 32);
@@ -79,10 +90,14 @@ constexpr RoundedSignificand round_significand(std::uint64_t sig, bool sticky, i
 constexpr bool overflow_goes_to_infinity(Rounding rounding, bool negative) {
   switch (rounding) {
     case Rounding::toward_zero:
-    case Rounding::odd: return false;
-    case Rounding::up: return !negative;
-    case Rounding::down: return negative;
-    default: return true;
+    case Rounding::odd:
+      return false;
+    case Rounding::up:
+      return !negative;
+    case Rounding::down:
+      return negative;
+    default:
+      return true;
   }
 }
 
