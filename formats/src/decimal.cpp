@@ -84,15 +84,22 @@ class Parser {
     if (rest.starts_with("0x")) return parse_hex(negative);
     BigInt num;
     long exponent10 = 0;
+    const std::size_t numerator_start = pos_;
     parse_decimal(num, exponent10, /*allow_fraction=*/true, /*allow_exponent=*/true);
     if (pos_ < text_.size() && peek() == '/') {
+      // A fraction is of decimal integers: point at a '.' or exponent in its numerator.
+      const std::size_t bad = text_.substr(numerator_start, pos_ - numerator_start).find_first_of(".eE");
+      if (bad != std::string_view::npos) {
+        fail(fmt::format("a fraction takes integers ('{}')", text_[numerator_start + bad]),
+             numerator_start + bad);
+      }
       ++pos_;
       BigInt den;
       long den_exponent10 = 0;
       const std::size_t den_start = pos_;
       parse_decimal(den, den_exponent10, false, false);
-      if (den == 0) fail("division by zero in fraction", den_start);
       finish();
+      if (den == 0) fail("division by zero in fraction", den_start);
       if (num == 0) return special(Unpacked::Kind::zero, negative);
       return finite(negative, num, den, 0);
     }

@@ -122,7 +122,8 @@ TEST_CASE("decode reads a whole block of a block format as hex bytes, scale firs
   CHECK(d.at("elements")[0].at("exact") == "1");
   CHECK(d.at("elements")[1].at("exact") == "2");
   // NVFP4: e4m3fn scale 0x38 = 1.0, tensor scale 0.5; 0x7f holds 6 (low) and 6 (high): 6 * 1 * 0.5 = 3.
-  const json n = run_json({"decode", "38_77", "--format", "nvfp4", "--tensor-scale", "0.5", "--json"}).at("decode");
+  const json n =
+      run_json({"decode", "38_77", "--format", "nvfp4", "--tensor-scale", "0.5", "--json"}).at("decode");
   CHECK(n.at("elements")[0].at("exact") == "3");
   require_bad_input(run_cli({"decode", "0x80 2", "--format", "mxfp4"}), "whole bytes");
   require_bad_input(run_cli({"decode", "0x80 2g", "--format", "mxfp4"}), "'g' is not a hex digit");

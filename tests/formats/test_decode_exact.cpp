@@ -16,7 +16,9 @@ void check_matches_reference(const test::RefFormat& ref, std::uint64_t code, con
   const RefValue want = test::ref_decode(ref, code);
   INFO(ref.name << " code " << code);
   switch (want.kind) {
-    case RefValue::Kind::nan: CHECK(got.kind == Unpacked::Kind::nan); break;
+    case RefValue::Kind::nan:
+      CHECK(got.kind == Unpacked::Kind::nan);
+      break;
     case RefValue::Kind::inf:
       CHECK(got.kind == Unpacked::Kind::inf);
       CHECK(got.negative == want.negative);
@@ -91,7 +93,8 @@ TEST_CASE("well-known limits of the formats", "[formats]") {
 }
 
 TEST_CASE("bit patterns wider than the format are rejected with the pattern in the message", "[formats]") {
-  CHECK_THROWS_WITH(find_format("e4m3fn").unpack(0x1ff), Catch::Contains("0x1ff") && Catch::Contains("8 bits"));
+  CHECK_THROWS_WITH(find_format("e4m3fn").unpack(0x1ff),
+                    Catch::Contains("0x1ff") && Catch::Contains("8 bits"));
   CHECK_THROWS_AS(float4_e2m1fn::from_bits(0x10), RangeError);
   CHECK_THROWS_AS((Int<4>::from_bits(0x10)), RangeError);
 }

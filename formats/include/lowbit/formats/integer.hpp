@@ -51,8 +51,10 @@ constexpr Unpacked unpack_integer(const IntegerSpec& s, std::uint64_t code) {
 
 // Rounds once to the integer grid, then handles range. Out of range, NaN and inf raise invalid (as IEEE
 // convertToInteger). Policy::saturate clamps (NaN -> 0). Policy::ieee wraps the two's-complement value
-// modulo 2^bits, which is what ml_dtypes' and numpy's casts do on x86 (values of 2^63 or more, inf and
-// NaN give 0 there); sign-magnitude has no wrap-around meaning, so it always clamps.
+// modulo 2^bits for |value| < 2^63 and gives 0 beyond, for inf and for NaN. That matches ml_dtypes' and
+// numpy's casts (which truncate, so compare with Rounding::toward_zero) for |value| < 2^31; beyond, their
+// result is the x86 "integer indefinite" of an int32 conversion and not a semantics worth copying.
+// Sign-magnitude has no wrap-around meaning, so it always clamps.
 constexpr std::uint64_t pack_integer(const IntegerSpec& s, const Unpacked& v, const RoundOptions& options,
                                      Flags& flags) {
   const bool clamp = options.policy == Policy::saturate || s.encoding == IntEncoding::sign_magnitude;
