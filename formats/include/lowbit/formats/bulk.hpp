@@ -20,15 +20,20 @@ struct BulkOptions {
   std::uint64_t first_index = 0;
 };
 
-// The 32 random bits of element `index` of a stochastic stream: a counter-based hash, reproducible.
+// The 32 random bits of element `index` of a stochastic stream: a counter-based hash, reproducible and the
+// same on every SIMD target: key = splitmix64(seed), then two keyed rounds of a 32-bit multiply-xorshift
+// mix over the index's low and high words (formats/src/bulk_simd.hpp).
 std::uint32_t stochastic_bits(std::uint64_t seed, std::uint64_t index);
 
 // Bytes one element of `format` occupies in a bulk array: 1, 2, 4 or 8 (formats narrower than 8 bits
 // take one byte, in its low bits).
 std::size_t element_bytes(const Format& format);
 
-// Converts `count` elements. `src` and `dst` must not overlap. Codes wider than the source format
-// (in the unused high bits of a byte) raise RangeError naming the index and the pattern.
+// Converts `count` elements. `src` and `dst` must not overlap; neither needs any alignment. Codes wider
+// than the source format (in the unused high bits of a byte) raise RangeError naming the element's stream
+// index (options.first_index + i) and the pattern; `dst` is then partly written. Single-threaded and
+// thread-safe: callers may convert disjoint parts of an array on several threads (set first_index for
+// stochastic rounding). Outputs of 32 MiB or more are written with non-temporal stores.
 void convert_bulk(const Format& from, const void* src, const Format& to, void* dst, std::size_t count,
                   const BulkOptions& options = {});
 

@@ -1,0 +1,348 @@
+// The SIMD conversion kernels, one generic routine over compile-time FloatSpecs, compiled once per
+// Highway target (bulk_simd.cpp includes this through foreach_target.h). Every lane holds one code in a
+// uint32: a source code is widened exactly to its fp32 bit pattern, which is then rounded once into the
+// target by integer arithmetic (rebias, jam the bits below the subnormal grid into a sticky bit, add the
+// mode's rounding bias, shift), mirroring pack_float in float_engine.hpp.
+//
+// The kernels are branch-free except for the rare lanes past the largest finite value. A per-vector fast
+// path for all-normal vectors was measured and dropped: on activation-like data (normal, sigma 1) 18% of
+// vectors hold an e4m3fn subnormal, and the mispredicted branches cost more than the subnormal arithmetic
+// they skip (fp32 -> e4m3fn on 256 MiB: 0.77 ns/element with it, 0.45 without).
+
+// Per-target include guard (the Highway idiom: toggled once per target).
+#if defined(LOWBIT_FORMATS_BULK_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LOWBIT_FORMATS_BULK_INL_H_
+#undef LOWBIT_FORMATS_BULK_INL_H_
+#else
+#define LOWBIT_FORMATS_BULK_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "bulk_simd.hpp"
+#include "lowbit/formats/float_spec.hpp"
+#include "lowbit/formats/rounding.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace lowbit::bulk_detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <class D>
+using V = hn::Vec<D>;
+
+inline constexpr std::uint32_t kF32Sign = 0x80000000u;
+inline constexpr std::uint32_t kF32Abs = 0x7fffffffu;
+inline constexpr std::uint32_t kF32Inf = 0x7f800000u;
+inline constexpr std::uint32_t kF32QuietNan = 0x7fc00000u;
+
+// The formats the kernels accept: signed, with subnormals, no wider than fp32, every value exact in fp32.
+template <FloatSpec S>
+constexpr bool kernel_format() {
+  return S.is_signed && S.has_subnormals && S.exp_bits <= 8 && S.man_bits <= 23 && S.emin() >= -126 &&
+         (S.specials == Specials::ieee || S.specials == Specials::fn) && S.bits() % 8 == 0;
+}
+
+// The fp32 bit pattern of 2^e (a normal fp32 number).
+constexpr std::uint32_t f32_pow2_bits(int e) {
+  return static_cast<std::uint32_t>(e + 127) << 23;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Widening: a code of S per lane -> the fp32 bit pattern of the same value. Exact; NaNs come out as the
+// quiet NaN with their sign, infinities as infinities.
+template <FloatSpec S, class D>
+HWY_INLINE V<D> widen_to_f32(D d, V<D> code) {
+  if constexpr (S == spec::float32) {
+    return code;
+  } else {
+    static_assert(kernel_format<S>());
+    const auto sign = hn::ShiftLeft<32 - S.bits()>(hn::And(code, hn::Set(d, std::uint32_t{S.sign_mask()})));
+    const auto mag = hn::And(code, hn::Set(d, std::uint32_t{S.magnitude_mask()}));
+    // Normal codes: move the fields into place and rebias the exponent.
+    auto out = hn::Add(hn::ShiftLeft<23 - S.man_bits>(mag), hn::Set(d, f32_pow2_bits(-S.bias)));
+    if constexpr (S.emin() > -126) {
+      // S's subnormals are fp32 normals: fraction * 2^(emin - man_bits), through an exact int -> float
+      // conversion and an exact power-of-two scaling (both results normal, so FTZ/DAZ cannot interfere).
+      const hn::RebindToFloat<D> df;
+      const hn::RebindToSigned<D> di;
+      const auto scale = hn::BitCast(df, hn::Set(d, f32_pow2_bits(S.emin() - S.man_bits)));
+      const auto scaled = hn::BitCast(d, hn::Mul(hn::ConvertTo(df, hn::BitCast(di, mag)), scale));
+      out = hn::IfThenElse(hn::Lt(mag, hn::Set(d, std::uint32_t{1} << S.man_bits)), scaled, out);
+    }  // else S has fp32's exponent range (bfloat16): its subnormals are fp32's, and the shift was exact.
+    if constexpr (S.specials == Specials::ieee) {
+      const auto inf = hn::Set(d, std::uint32_t(S.exp_field_max() << S.man_bits));
+      out = hn::IfThenElse(hn::Eq(mag, inf), hn::Set(d, kF32Inf), out);
+      out = hn::IfThenElse(hn::Gt(mag, inf), hn::Set(d, kF32QuietNan), out);
+    } else {  // fn: the all-ones magnitude is the NaN
+      out = hn::IfThenElse(hn::Eq(mag, hn::Set(d, std::uint32_t{S.magnitude_mask()})),
+                           hn::Set(d, kF32QuietNan), out);
+    }
+    return hn::Or(out, sign);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Narrowing: an fp32 bit pattern per lane -> the code of T, rounded once. `random` holds the 32 random
+// bits of each lane (stochastic rounding only).
+
+// fp32 -> fp32 is exact; only the policy's treatment of infinities and the NaN canonicalization apply.
+template <class D>
+HWY_INLINE V<D> finish_f32(D d, V<D> x, const SimdParams& p) {
+  const auto a = hn::And(x, hn::Set(d, kF32Abs));
+  const auto special = hn::Gt(a, hn::Set(d, kF32Inf - 1));  // a >= inf (no unsigned Ge in Highway 1.0)
+  if (HWY_LIKELY(hn::AllFalse(d, special))) return x;
+  const auto sign = hn::And(x, hn::Set(d, kF32Sign));
+  const auto mag = hn::IfThenElse(hn::Eq(a, hn::Set(d, kF32Inf)), hn::Set(d, p.inf), hn::Set(d, p.nan));
+  return hn::IfThenElse(special, hn::Or(sign, mag), x);
+}
+
+// Carry out of the 32-bit sum a + b, as 0 or 1 per lane (the standard bitwise carry formula).
+template <class D>
+HWY_INLINE V<D> carry_out(V<D> a, V<D> b) {
+  const auto sum = hn::Add(a, b);
+  const auto carry = hn::Or(hn::And(a, b), hn::AndNot(sum, hn::Or(a, b)));
+  return hn::ShiftRight<31>(carry);
+}
+
+// The deterministic rounding modes as data, so one kernel serves them all: v (a magnitude on a grid
+// kShift bits finer than the target's, with any bits dropped earlier jammed into its lowest bit) rounds
+// to (v + bias[sign] + tie_to_even * kept lowest bit) >> kShift, and round-to-odd then sets the lowest bit
+// of inexact results. Stochastic rounding has its own kernel.
+struct Rounder {
+  std::uint32_t bias_positive = 0, bias_negative = 0;
+  std::uint32_t tie_to_even = 0;  // 1 for nearest-even: a tie goes up only from an odd kept part
+  bool directed = false;          // the bias depends on the sign (up, down)
+  bool to_odd = false;
+  bool hardware_f16 = false;  // fp32 -> fp16 nearest-even, ieee: the CPU's conversion, where it has one
+};
+
+template <int kShift>
+constexpr Rounder make_rounder(Rounding rounding) {
+  constexpr std::uint32_t kBelow = (std::uint32_t{1} << kShift) - 1, kHalf = std::uint32_t{1} << (kShift - 1);
+  switch (rounding) {
+    case Rounding::nearest_even:
+      return {kHalf - 1, kHalf - 1, 1, false, false};
+    case Rounding::nearest_away:
+      return {kHalf, kHalf, 0, false, false};
+    case Rounding::up:
+      return {kBelow, 0, 0, true, false};
+    case Rounding::down:
+      return {0, kBelow, 0, true, false};
+    case Rounding::odd:
+      return {0, 0, 0, false, true};
+    case Rounding::toward_zero:
+    case Rounding::stochastic:
+      break;  // (stochastic never gets here; exact pairs never round)
+  }
+  return {};
+}
+
+// The lanes whose fp32 bit pattern has the sign bit set.
+template <class D>
+HWY_INLINE auto sign_set(D d, V<D> x) {
+  const hn::RebindToSigned<D> di;
+  return hn::RebindMask(d, hn::Lt(hn::BitCast(di, x), hn::Zero(di)));
+}
+
+// The branches on `r` are uniform over a call, so they predict perfectly and spare the common modes work.
+template <int kShift, class D>
+HWY_INLINE V<D> round_shift(D d, V<D> v, V<D> x, const Rounder& r) {
+  auto bias = hn::Set(d, r.bias_positive);
+  if (r.directed) bias = hn::IfThenElse(sign_set(d, x), hn::Set(d, r.bias_negative), bias);
+  const auto even = hn::And(hn::ShiftRight<kShift>(v), hn::Set(d, r.tie_to_even));
+  auto q = hn::ShiftRight<kShift>(hn::Add(hn::Add(v, bias), even));
+  if (r.to_odd) {
+    const auto inexact = hn::Ne(hn::And(v, hn::Set(d, (std::uint32_t{1} << kShift) - 1)), hn::Zero(d));
+    q = hn::Or(q, hn::IfThenElseZero(inexact, hn::Set(d, 1u)));
+  }
+  return q;
+}
+
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+// fp32 -> fp16 with nearest-even and the ieee policy by VCVTPS2PH (AVX-512F; this target is chosen at run
+// time only on CPUs that have it). It rounds once to nearest-even with subnormal results (MXCSR.FTZ is
+// ignored by the instruction) and overflows to inf, exactly as the engine; exceptions are suppressed
+// (SAE), and MXCSR.DAZ changes nothing because fp32 subnormals round to +-0 either way. Only NaNs differ:
+// the instruction keeps payload bits, so NaN lanes are replaced by the quiet NaN with their sign first.
+template <class D>
+HWY_INLINE V<D> f16_by_hardware(D d, V<D> x) {
+  const auto a = hn::And(x, hn::Set(d, kF32Abs));
+  const auto quiet_nan = hn::Or(hn::And(x, hn::Set(d, kF32Sign)), hn::Set(d, kF32QuietNan));
+  const auto canonical = hn::IfThenElse(hn::Gt(a, hn::Set(d, kF32Inf)), quiet_nan, x);
+  const __m256i half = _mm512_cvt_roundps_ph(_mm512_castsi512_ps(canonical.raw),
+                                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return V<D>{_mm512_cvtepu16_epi32(half)};
+}
+#endif
+
+// Rounds fp32 bit patterns into T: deterministically with `r`, or (kStochastic) with the random bits.
+template <FloatSpec T, bool kStochastic, class D>
+HWY_INLINE V<D> narrow_from_f32(D d, V<D> x, V<D> random, const Rounder& r, const SimdParams& p) {
+  if constexpr (T == spec::float32) {
+    return finish_f32(d, x, p);
+  } else {
+    static_assert(kernel_format<T>());
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+    if constexpr (T == spec::float16 && !kStochastic) {
+      if (r.hardware_f16) return f16_by_hardware(d, x);
+    }
+#endif
+    // A T-normal value keeps man_bits of fp32's 23 fraction bits: kShift bits are dropped.
+    constexpr int kShift = 23 - T.man_bits;
+    static_assert(kShift >= 2, "the sticky bit must sit below the rounding (half) bit");
+    // fp32 biased exponent of T's smallest normal binade; below it T's grid is fixed (subnormals).
+    constexpr std::uint32_t kMinNormalE = static_cast<std::uint32_t>(T.emin() + 127);
+    const hn::RebindToSigned<D> di;
+
+    const auto a = hn::And(x, hn::Set(d, kF32Abs));
+
+    // v: the value as an integer in units of 2^-kShift ulps of T's grid at its binade. For T-normal values
+    // it is the fp32 magnitude with the exponent rebiased to T's (so a carry out of the fraction moves into
+    // the exponent field, and past the largest binade into overflow); below T's smallest normal binade it
+    // is the fp32 significand, which must be shifted right by `extra` more bits onto the subnormal grid.
+    // With c = clamp(fp32 exponent, 1, kMinNormalE), both cases are v = a - ((c - 1) << 23).
+    V<D> v = a;
+    V<D> extra = hn::Zero(d);
+    if constexpr (kMinNormalE > 1) {
+      const auto e = hn::ShiftRight<23>(a);
+      const auto c = hn::Min(hn::Max(e, hn::Set(d, 1u)), hn::Set(d, kMinNormalE));
+      v = hn::Sub(a, hn::ShiftLeft<23>(hn::Sub(c, hn::Set(d, 1u))));
+      extra = hn::Sub(hn::Set(d, kMinNormalE), c);
+    }  // else T has fp32's exponent range (bfloat16): c == 1 always and nothing is extra.
+
+    V<D> mag;
+    if constexpr (kStochastic) {
+      // Up iff (the dropped fraction's top 32 bits) + random >= 2^32, exactly as round_significand. The
+      // dropped fraction has kShift + extra bits (more than 32 deep below the subnormal grid), so it
+      // is not jammed here: its top 32 bits are v << (32 - total), or v >> (total - 32) when deeper.
+      const auto total = hn::Add(extra, hn::Set(d, std::uint32_t{kShift}));
+      const auto q = hn::Shr(v, hn::Min(total, hn::Set(d, 31u)));  // v < 2^24 whenever total > 23
+      const auto left =
+          hn::BitCast(d, hn::Max(hn::Sub(hn::Set(di, 32), hn::BitCast(di, total)), hn::Zero(di)));
+      const auto right = hn::Min(hn::Sub(hn::Max(total, hn::Set(d, 32u)), hn::Set(d, 32u)), hn::Set(d, 31u));
+      const auto top32 = hn::Shr(hn::Shl(v, left), right);
+      mag = hn::Add(q, carry_out<D>(top32, random));
+    } else {
+      if constexpr (kMinNormalE > 1) {
+        // Onto the subnormal grid: shift right by `extra` and jam what falls off into the lowest bit, which
+        // lies below the half bit (kShift >= 2), so every mode but stochastic decides as before.
+        const auto shift = hn::Min(extra, hn::Set(d, 31u));  // v < 2^24 here, so 31 drops everything
+        const auto shifted = hn::Shr(v, shift);
+        const auto sticky = hn::Ne(hn::Shl(shifted, shift), v);
+        v = hn::Or(shifted, hn::IfThenElseZero(sticky, hn::Set(d, 1u)));
+      }
+      mag = round_shift<kShift>(d, v, x, r);
+    }
+
+    // The sign moves from bit 31 to T's sign bit: code = mag | ((x >> (32 - bits)) & sign).
+    const auto shifted_sign = hn::ShiftRight<32 - T.bits()>(x);
+    const auto sign_bit = hn::Set(d, std::uint32_t{T.sign_mask()});
+    auto code = hn::OrAnd(mag, shifted_sign, sign_bit);
+    // Past the largest finite magnitude: finite overflow, inf or NaN (all land here, far beyond the range).
+    const auto beyond = hn::RebindMask(
+        d, hn::Gt(hn::BitCast(di, mag), hn::Set(di, static_cast<std::int32_t>(T.max_finite_magnitude()))));
+    if (HWY_UNLIKELY(!hn::AllFalse(d, beyond))) {
+      auto special =
+          hn::IfThenElse(sign_set(d, x), hn::Set(d, p.overflow_negative), hn::Set(d, p.overflow_positive));
+      special = hn::IfThenElse(hn::Eq(a, hn::Set(d, kF32Inf)), hn::Set(d, p.inf), special);
+      special = hn::IfThenElse(hn::Gt(a, hn::Set(d, kF32Inf)), hn::Set(d, p.nan), special);
+      code = hn::IfThenElse(beyond, hn::OrAnd(special, shifted_sign, sign_bit), code);
+    }
+    return code;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The random bits of lanes index + 0, 1, ...: stochastic_hash (bulk_simd.hpp) computed per lane.
+template <class D>
+HWY_INLINE V<D> mix32(D d, V<D> x) {
+  x = hn::Xor(x, hn::ShiftRight<16>(x));
+  x = hn::Mul(x, hn::Set(d, kMix1));
+  x = hn::Xor(x, hn::ShiftRight<15>(x));
+  x = hn::Mul(x, hn::Set(d, kMix2));
+  return hn::Xor(x, hn::ShiftRight<16>(x));
+}
+
+template <class D>
+HWY_INLINE V<D> random_bits(D d, const SimdParams& p, std::uint64_t index) {
+  const auto lane = hn::Iota(d, 0);
+  const auto lo = hn::Add(hn::Set(d, static_cast<std::uint32_t>(index)), lane);
+  const auto wrapped = hn::Lt(lo, lane);  // the low half wrapped: this lane's high half is one more
+  const auto hi = hn::Sub(hn::Set(d, static_cast<std::uint32_t>(index >> 32)), hn::VecFromMask(d, wrapped));
+  const auto h = mix32(d, hn::Xor(lo, hn::Set(d, p.key_lo)));
+  return mix32(d, hn::Xor(hn::Xor(h, hi), hn::Set(d, p.key_hi)));
+}
+
+// ------------------------------------------------------------------------------------------------
+// Loading and storing codes of 8, 16 or 32 bits, one per uint32 lane (pointers need no alignment).
+template <FloatSpec S, class D>
+HWY_INLINE V<D> load_codes(D d, const std::uint8_t* p) {
+  if constexpr (S.bits() == 32) {
+    return hn::LoadU(d, reinterpret_cast<const std::uint32_t*>(p));
+  } else if constexpr (S.bits() == 16) {
+    return hn::PromoteTo(
+        d, hn::LoadU(hn::Rebind<std::uint16_t, D>(), reinterpret_cast<const std::uint16_t*>(p)));
+  } else {
+    static_assert(S.bits() == 8);
+    return hn::PromoteTo(d, hn::LoadU(hn::Rebind<std::uint8_t, D>(), p));
+  }
+}
+
+template <FloatSpec T, class D>
+HWY_INLINE void store_codes(D d, V<D> codes, std::uint8_t* p) {
+  if constexpr (T.bits() == 32) {
+    hn::StoreU(codes, d, reinterpret_cast<std::uint32_t*>(p));
+  } else if constexpr (T.bits() == 16) {
+    const hn::Rebind<std::uint16_t, D> d16;
+    hn::StoreU(hn::TruncateTo(d16, codes), d16, reinterpret_cast<std::uint16_t*>(p));
+  } else {
+    static_assert(T.bits() == 8);
+    const hn::Rebind<std::uint8_t, D> d8;
+    hn::StoreU(hn::TruncateTo(d8, codes), d8, p);
+  }
+}
+
+// One vector of codes: load, widen, round (with the random bits of elements index, index + 1, ...).
+template <FloatSpec S, FloatSpec T, bool kStochastic, class D>
+HWY_INLINE V<D> convert_codes(D d, const std::uint8_t* from, std::uint64_t index, const Rounder& r,
+                              const SimdParams& p) {
+  const auto random = kStochastic ? random_bits(d, p, index) : hn::Zero(d);
+  return narrow_from_f32<T, kStochastic>(d, widen_to_f32<S>(d, load_codes<S>(d, from)), random, r, p);
+}
+
+#if HWY_TARGET != HWY_SCALAR
+// Converts one whole output vector (4 / T's bytes input vectors) and writes it with a streaming store to
+// `to`, which must be aligned to the vector size.
+template <FloatSpec S, FloatSpec T, bool kStochastic, class D>
+HWY_INLINE void stream_codes(D d, const std::uint8_t* from, std::uint8_t* to, std::uint64_t index,
+                             const Rounder& r, const SimdParams& p) {
+  constexpr std::size_t kSrcBytes = S.bits() / 8;
+  const std::size_t lanes = hn::Lanes(d);
+  auto part = [&](std::size_t k) HWY_ATTR {
+    return convert_codes<S, T, kStochastic>(d, from + k * lanes * kSrcBytes, index + k * lanes, r, p);
+  };
+  if constexpr (T.bits() == 32) {
+    hn::Stream(part(0), d, reinterpret_cast<std::uint32_t*>(to));
+  } else if constexpr (T.bits() == 16) {
+    const hn::Repartition<std::uint16_t, D> d16;
+    const hn::Half<decltype(d16)> half;
+    hn::Stream(hn::Combine(d16, hn::TruncateTo(half, part(1)), hn::TruncateTo(half, part(0))), d16,
+               reinterpret_cast<std::uint16_t*>(to));
+  } else {
+    const hn::Repartition<std::uint8_t, D> d8;
+    const hn::Half<decltype(d8)> half;
+    const hn::Half<decltype(half)> quarter;
+    const auto low = hn::Combine(half, hn::TruncateTo(quarter, part(1)), hn::TruncateTo(quarter, part(0)));
+    const auto high = hn::Combine(half, hn::TruncateTo(quarter, part(3)), hn::TruncateTo(quarter, part(2)));
+    hn::Stream(hn::Combine(d8, high, low), d8, to);
+  }
+}
+#endif
+
+}  // namespace lowbit::bulk_detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // LOWBIT_FORMATS_BULK_INL_H_

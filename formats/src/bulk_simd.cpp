@@ -1,0 +1,176 @@
+// The SIMD bulk conversion loops and their runtime dispatch: this file is compiled once per Highway target
+// (foreach_target.h re-includes it), and HWY_DYNAMIC_DISPATCH picks the best target the CPU supports.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "bulk_simd.hpp"
+
+#undef HWY_TARGET_INCLUDE
+// foreach_target.h re-includes this file by name, found through the library's include directory
+// (formats/include), the one include path this target has.
+#define HWY_TARGET_INCLUDE "../src/bulk_simd.cpp"
+#include <hwy/cache_control.h>
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include "bulk-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lowbit::bulk_detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Outputs at least this large are written with non-temporal (streaming) stores: past the caches they save
+// the read-for-ownership of every destination line, which otherwise costs as much memory traffic as the
+// stores themselves. Smaller outputs stay in the cache for whoever reads them next. (glibc's memcpy makes
+// the same switch at about 3/4 of a thread's share of the L3: 41 MiB on the 2-core Sapphire Rapids.)
+inline constexpr std::size_t kStreamingMinBytes = std::size_t{32} << 20;
+
+// T's deterministic rounding as data (bulk-inl.h); nothing to round into fp32.
+template <FloatSpec T>
+Rounder rounder_for(const SimdParams& p) {
+  if constexpr (T == spec::float32) {
+    return {};
+  } else {
+    Rounder r = make_rounder<23 - T.man_bits>(p.rounding);
+    // The CPU's own conversion rounds to nearest-even and overflows to inf: the ieee policy.
+    r.hardware_f16 = T == spec::float16 && p.rounding == Rounding::nearest_even && p.policy == Policy::ieee;
+    return r;
+  }
+}
+
+// Converts elements [begin, end): full vectors straight from and to the arrays; the last partial vector
+// goes through zero-padded buffers, so the tail is converted by the same SIMD code.
+template <FloatSpec S, FloatSpec T, bool kStochastic>
+void convert_range(const std::uint8_t* src, std::uint8_t* dst, std::size_t begin, std::size_t end,
+                   const Rounder& rounder, const SimdParams& p) {
+  constexpr std::size_t kSrcBytes = S.bits() / 8, kDstBytes = T.bits() / 8;
+  const hn::ScalableTag<std::uint32_t> d;
+  const std::size_t lanes = hn::Lanes(d);
+  const Rounder r = rounder;  // a local copy stays in registers across the stores
+  auto convert = [&](const std::uint8_t* from, std::uint8_t* to, std::size_t index) HWY_ATTR {
+    store_codes<T>(d, convert_codes<S, T, kStochastic>(d, from, p.first_index + index, r, p), to);
+  };
+  std::size_t i = begin;
+  for (; i + lanes <= end; i += lanes) convert(src + i * kSrcBytes, dst + i * kDstBytes, i);
+  if (i < end) {
+    HWY_ALIGN std::uint8_t in[HWY_MAX_BYTES] = {};  // lanes * 4 bytes at most
+    HWY_ALIGN std::uint8_t out[HWY_MAX_BYTES];
+    std::memcpy(in, src + i * kSrcBytes, (end - i) * kSrcBytes);
+    convert(in, out, i);
+    std::memcpy(dst + i * kDstBytes, out, (end - i) * kDstBytes);
+  }
+}
+
+// One loop per (source, target, deterministic or stochastic).
+template <FloatSpec S, FloatSpec T, bool kStochastic>
+void convert_loop(const std::uint8_t* src, std::uint8_t* dst, std::size_t count, const SimdParams& p) {
+  const Rounder rounder = rounder_for<T>(p);
+  std::size_t done = 0;
+#if HWY_TARGET != HWY_SCALAR
+  constexpr std::size_t kSrcBytes = S.bits() / 8, kDstBytes = T.bits() / 8;
+  const hn::ScalableTag<std::uint32_t> d;
+  const std::size_t vector_bytes = hn::Lanes(d) * 4;
+  const auto address = reinterpret_cast<std::uintptr_t>(dst);
+  if (count * kDstBytes >= kStreamingMinBytes && address % kDstBytes == 0) {
+    // Up to the first vector-aligned destination with ordinary stores, then whole aligned output vectors
+    // (4 / kDstBytes input vectors each) with streaming stores.
+    const std::size_t head = ((vector_bytes - address % vector_bytes) % vector_bytes) / kDstBytes;
+    convert_range<S, T, kStochastic>(src, dst, 0, head, rounder, p);
+    const std::size_t step = vector_bytes / kDstBytes;  // elements per output vector
+    const Rounder r = rounder;
+    done = head;
+    for (; done + step <= count; done += step) {
+      stream_codes<S, T, kStochastic>(d, src + done * kSrcBytes, dst + done * kDstBytes, p.first_index + done,
+                                      r, p);
+    }
+    hwy::FlushStream();  // order the weakly-ordered streaming stores before anything that follows
+  }
+#endif
+  convert_range<S, T, kStochastic>(src, dst, done, count, rounder, p);
+}
+
+using LoopFn = void (*)(const std::uint8_t*, std::uint8_t*, std::size_t, const SimdParams&);
+
+// True when T holds every value of S exactly: then no rounding ever happens and one loop serves all modes.
+template <FloatSpec S, FloatSpec T>
+constexpr bool holds_exactly() {
+  const int s_min_exp = S.emin() - S.man_bits, t_min_exp = T.emin() - T.man_bits;  // smallest subnormals
+  const bool t_top_binade_full = T.specials == Specials::ieee || T == S;
+  return T.man_bits >= S.man_bits && t_min_exp <= s_min_exp &&
+         (T.emax() > S.emax() || (T.emax() == S.emax() && t_top_binade_full));
+}
+
+template <FloatSpec S, FloatSpec T>
+LoopFn select_mode(Rounding rounding) {
+  if constexpr (holds_exactly<S, T>()) {
+    return &convert_loop<S, T, false>;
+  } else {
+    return rounding == Rounding::stochastic ? &convert_loop<S, T, true> : &convert_loop<S, T, false>;
+  }
+}
+
+template <FloatSpec S>
+LoopFn select_target(SimdFormat to, Rounding rounding) {
+  switch (to) {
+    case SimdFormat::float32:
+      return select_mode<S, spec::float32>(rounding);
+    case SimdFormat::bfloat16:
+      return select_mode<S, spec::bfloat16>(rounding);
+    case SimdFormat::float16:
+      return select_mode<S, spec::float16>(rounding);
+    case SimdFormat::float8_e4m3fn:
+      return select_mode<S, spec::float8_e4m3fn>(rounding);
+    case SimdFormat::float8_e5m2:
+      return select_mode<S, spec::float8_e5m2>(rounding);
+  }
+  return nullptr;
+}
+
+void ConvertSimd(SimdFormat from, const void* src, SimdFormat to, void* dst, std::size_t count,
+                 const SimdParams& params) {
+  LoopFn loop = nullptr;
+  switch (from) {
+    case SimdFormat::float32:
+      loop = select_target<spec::float32>(to, params.rounding);
+      break;
+    case SimdFormat::bfloat16:
+      loop = select_target<spec::bfloat16>(to, params.rounding);
+      break;
+    case SimdFormat::float16:
+      loop = select_target<spec::float16>(to, params.rounding);
+      break;
+    case SimdFormat::float8_e4m3fn:
+      loop = select_target<spec::float8_e4m3fn>(to, params.rounding);
+      break;
+    case SimdFormat::float8_e5m2:
+      loop = select_target<spec::float8_e5m2>(to, params.rounding);
+      break;
+  }
+  loop(static_cast<const std::uint8_t*>(src), static_cast<std::uint8_t*>(dst), count, params);
+}
+
+const char* SimdTargetName() {
+  return hwy::TargetName(HWY_TARGET);
+}
+
+}  // namespace lowbit::bulk_detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lowbit::bulk_detail {
+
+HWY_EXPORT(ConvertSimd);
+HWY_EXPORT(SimdTargetName);
+
+void convert_simd(SimdFormat from, const void* src, SimdFormat to, void* dst, std::size_t count,
+                  const SimdParams& params) {
+  HWY_DYNAMIC_DISPATCH(ConvertSimd)(from, src, to, dst, count, params);
+}
+
+const char* simd_target_name() {
+  return HWY_DYNAMIC_DISPATCH(SimdTargetName)();
+}
+
+}  // namespace lowbit::bulk_detail
+#endif  // HWY_ONCE
