@@ -1,6 +1,7 @@
 #include "output_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -25,6 +26,10 @@ AtomicOutput::AtomicOutput(const std::string& path) : path_(path) {
   fd_ = mkstemp(buffer.data());
   if (fd_ < 0) throw Error(fmt::format("cannot create output '{}': {}", path, std::strerror(errno)));
   temp_path_ = buffer.data();
+  // mkstemp creates the file 0600; give it the mode a plain create would (0666 less the umask).
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  ::fchmod(fd_, 0666 & ~mask);
 }
 
 AtomicOutput::~AtomicOutput() {
