@@ -72,7 +72,7 @@ TEST_CASE("any length and any byte alignment converts like the scalar engine and
         for (std::size_t src_offset : {0, 1, 3}) {
           for (std::size_t dst_offset : {0, 1, 2}) {
             std::vector<std::uint8_t> src(packed.size() + 8), dst(count * out_width + 16, kGuard);
-            std::memcpy(src.data() + src_offset, packed.data(), packed.size());
+            std::copy(packed.begin(), packed.end(), src.begin() + static_cast<std::ptrdiff_t>(src_offset));
             for (std::int64_t target : simd_targets()) {
               ForcedTarget forced(target);
               std::fill(dst.begin(), dst.end(), kGuard);

@@ -39,7 +39,8 @@ std::uint64_t code_at(const std::uint8_t* bytes, std::size_t index, std::size_t 
 // The reference: the scalar engine's code for each element, element i using the random bits of stream
 // index options.first_index + i.
 std::vector<std::uint64_t> scalar_reference(const Format& from, const Format& to,
-                                            const std::vector<std::uint64_t>& codes, const BulkOptions& options);
+                                            const std::vector<std::uint64_t>& codes,
+                                            const BulkOptions& options);
 
 // Differences between a bulk result and the reference: their number and the first few, described.
 struct Comparison {
