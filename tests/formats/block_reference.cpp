@@ -49,42 +49,14 @@ std::uint8_t special_float_code(const std::string& element, bool is_nan, bool ne
 }
 
 // MXINT8 elements: the OCP reference code's sign-magnitude rounding to a multiple of 2^-6, clamped to
-// +-127/64 whatever the policy, stored in two's complement. The modes act on the magnitude, as IEEE defines
-// them (directed modes by the sign).
+// +-127/64 whatever the policy, stored in two's complement. That is the integer reference's sign-magnitude
+// 1.6 fixed point under saturation (the modes act on the magnitude, directed ones by the sign), re-stored.
 std::uint8_t round_int8(const Rational& q, Rounding mode, std::uint32_t random) {
-  const bool negative = q < 0;
-  const Rational a = abs_of(q) * 64;
-  BigInt m = floor_nonnegative(a);
-  const Rational fraction = a - Rational(m);
-  if (fraction != 0) {
-    bool up = false;
-    const Rational half(1, 2);
-    switch (mode) {
-      case Rounding::nearest_even:
-        up = fraction > half || (fraction == half && (m & 1) != 0);
-        break;
-      case Rounding::nearest_away:
-        up = fraction >= half;
-        break;
-      case Rounding::toward_zero:
-        break;
-      case Rounding::up:
-        up = !negative;
-        break;
-      case Rounding::down:
-        up = negative;
-        break;
-      case Rounding::odd:
-        up = (m & 1) == 0;
-        break;
-      case Rounding::stochastic:
-        up = floor_nonnegative(fraction * pow2(32)) + BigInt(random) >= (BigInt(1) << 32);
-        break;
-    }
-    if (up) m += 1;
-  }
-  const int magnitude = static_cast<int>(std::min<BigInt>(m, 127));
-  return static_cast<std::uint8_t>(negative ? (256 - magnitude) & 0xFF : magnitude);
+  const RefIntegerFormat sign_magnitude_q1_6{8, true, 6, true};
+  const std::uint64_t code =
+      ref_integer_round(sign_magnitude_q1_6, q, false, mode, Policy::saturate, random).code;
+  const unsigned magnitude = code & 0x7F;
+  return static_cast<std::uint8_t>((code & 0x80) ? (256 - magnitude) & 0xFF : magnitude);
 }
 
 std::uint8_t round_element(const RefBlockFormat& f, const Rational& q, bool negative_zero, Rounding mode,
