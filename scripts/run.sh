@@ -10,7 +10,7 @@ action=${1:-demo}
 
 packages=(build-essential cmake git pkg-config python3 python3-venv
   libboost-dev libhwy-dev catch2 libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libopenblas-dev libdnnl-dev)
+  libopenblas-dev libdnnl-dev zlib1g-dev dataset-fashion-mnist)
 
 install_packages() {
   local missing=()

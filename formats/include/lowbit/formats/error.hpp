@@ -36,4 +36,17 @@ class RangeError : public Error {
   using Error::Error;
 };
 
+// A file that cannot be read or written, or whose contents break its format (truncated, corrupt,
+// inconsistent); the message names the file, the field and the bad value.
+class FileError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Tensor or matrix shapes that do not fit together (the message names both shapes).
+class ShapeError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace lowbit

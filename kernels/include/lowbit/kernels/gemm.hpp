@@ -1,0 +1,56 @@
+// lowbit's GEMM: C = alpha * op(A) * op(B) + beta * C over raw pointers, row-major, with leading dimensions
+// and transposes, for every input type of DType (DESIGN.md section 4). The fast paths (kernels/src/cpu)
+// are tested against gemm_reference (reference.hpp).
+#pragma once
+
+#include <cstdint>
+
+#include "lowbit/formats/dtype.hpp"
+
+namespace lowbit::kernels {
+
+enum class Transpose : bool { no = false, yes = true };
+
+// One input operand: `rows x cols` of op(X) is what the product sees. Element (i, j) of the stored matrix
+// is at data[i * ld + j]; with Transpose::yes the product reads its transpose.
+struct MatrixIn {
+  const void* data = nullptr;
+  DType type = DType::float32;
+  std::int64_t ld = 0;
+  Transpose transpose = Transpose::no;
+};
+
+struct MatrixOut {
+  void* data = nullptr;
+  DType type = DType::float32;
+  std::int64_t ld = 0;
+};
+
+enum class Activation : std::uint8_t { none, relu, gelu_tanh };
+
+// Applied to the fp32 (or int32 -> fp32) accumulator, in this order:
+//   acc * alpha * row_scale[i] * col_scale[j]  + beta * C  + bias[j]  -> activation -> rounded to C's type.
+struct Epilogue {
+  float alpha = 1.0f;
+  float beta = 0.0f;
+  const float* row_scale = nullptr;  // M entries, or null
+  const float* col_scale = nullptr;  // N entries, or null
+  const float* bias = nullptr;       // N entries, or null
+  Activation activation = Activation::none;
+};
+
+// Number of threads the kernels use (default: 2, or fewer if the machine has fewer cores).
+void set_num_threads(int threads);
+int num_threads();
+
+// C(m x n) = epilogue(op(A)(m x k) * op(B)(k x n)). Throws RangeError naming the argument for an unsupported
+// type pair, a null pointer with nonzero size, or a leading dimension smaller than the row it must hold.
+void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a, const MatrixIn& b,
+          const MatrixOut& c, const Epilogue& epilogue = {});
+
+// The BLAS-shaped fp32 call train/ uses: C = alpha * op(A) * op(B) + beta * C (row-major).
+void sgemm(Transpose transpose_a, Transpose transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
+           float alpha, const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,
+           float* c, std::int64_t ldc);
+
+}  // namespace lowbit::kernels
