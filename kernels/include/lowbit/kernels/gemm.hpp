@@ -18,6 +18,14 @@ struct MatrixIn {
   DType type = DType::float32;
   std::int64_t ld = 0;
   Transpose transpose = Transpose::no;
+  // Group-wise quantization (int4 and int8 weights): along K, each run of `group_size` elements of one row of
+  // op(A) (one column of op(B)) shares a scale and, optionally, a zero point: value = (code - zero) * scale.
+  // Layout: scale[other * groups + p / group_size], groups = ceil(k / group_size), `other` the row index of
+  // op(A) or the column index of op(B) (for weights stored N x K, the PyTorch [out, in] shape, this is the
+  // natural [out, in / group] array). group_size 0 means no group scales.
+  std::int32_t group_size = 0;
+  const float* group_scale = nullptr;
+  const std::int8_t* group_zero = nullptr;  // null: symmetric (zero point 0)
 };
 
 struct MatrixOut {

@@ -1,0 +1,130 @@
+// CPU GEMM: lowbit against OpenBLAS and oneDNN, 2 threads each (DESIGN.md section 7). Benchmarks are named
+// gemm/<impl>/<type>/<M>x<N>x<K> and report `flops` = 2*M*N*K per second. A is M x K, B is K x N, both
+// row-major; oneDNN gets its weights (B) pre-packed in the layout it prefers, as in its own fast path, and
+// its primitive created once outside the timed loop. mem/read measures the machine's read bandwidth (two
+// threads summing a 1 GiB buffer), the ceiling of a weight-streaming GEMV.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+#include <x86_64-linux-gnu/openblas-pthread/cblas.h>
+
+#include <cstdint>
+#include <cstring>
+#include <dnnl.hpp>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lowbit/kernels/gemm.hpp"
+
+namespace {
+
+constexpr int kThreads = 2;
+using lowbit::DType;
+namespace lk = lowbit::kernels;
+
+struct Shape {
+  std::int64_t m, n, k;
+};
+
+std::string shape_name(const Shape& s) {
+  return std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
+}
+
+void report(benchmark::State& state, const Shape& s) {
+  state.counters["flops"] =
+      benchmark::Counter(2.0 * static_cast<double>(s.m * s.n * s.k) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
+}
+
+std::vector<float> random_floats(std::int64_t count, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(static_cast<std::size_t>(count));
+  for (auto& x : v) x = normal(rng);
+  return v;
+}
+
+// ---- f32 --------------------------------------------------------------------------------------------
+void lowbit_f32(benchmark::State& state, Shape s) {
+  const auto a = random_floats(s.m * s.k, 1), b = random_floats(s.k * s.n, 2);
+  std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
+  for (auto _ : state) {
+    lk::sgemm(lk::Transpose::no, lk::Transpose::no, s.m, s.n, s.k, 1.0f, a.data(), s.k, b.data(), s.n, 0.0f,
+              c.data(), s.n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  report(state, s);
+}
+
+void openblas_f32(benchmark::State& state, Shape s) {
+  const auto a = random_floats(s.m * s.k, 1), b = random_floats(s.k * s.n, 2);
+  std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(s.m), static_cast<int>(s.n),
+                static_cast<int>(s.k), 1.0f, a.data(), static_cast<int>(s.k), b.data(), static_cast<int>(s.n),
+                0.0f, c.data(), static_cast<int>(s.n));
+    benchmark::DoNotOptimize(c.data());
+  }
+  report(state, s);
+}
+
+// ---- oneDNN: one matmul primitive with pre-packed weights -------------------------------------------
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+// A (src) and B (weights) given as raw row-major buffers of their types; C of c_type.
+void onednn_matmul(benchmark::State& state, Shape s, dt a_type, dt b_type, dt c_type, const void* a_data,
+                   const void* b_data) {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  const dnnl::memory::desc a_md({s.m, s.k}, a_type, tag::ab), b_user_md({s.k, s.n}, b_type, tag::ab),
+      b_any_md({s.k, s.n}, b_type, tag::any), c_md({s.m, s.n}, c_type, tag::ab);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any_md, c_md), engine);
+  dnnl::memory a_mem(a_md, engine, const_cast<void*>(a_data));
+  dnnl::memory b_user(b_user_md, engine, const_cast<void*>(b_data));
+  dnnl::memory b_packed(pd.weights_desc(), engine);
+  dnnl::reorder(b_user, b_packed).execute(stream, b_user, b_packed);
+  dnnl::memory c_mem(c_md, engine);
+  dnnl::matmul prim(pd);
+  state.SetLabel(pd.impl_info_str());  // which kernel oneDNN chose (brg:avx512_core_amx, ...)
+  for (auto _ : state) {
+    prim.execute(stream, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_packed}, {DNNL_ARG_DST, c_mem}});
+    stream.wait();
+  }
+  report(state, s);
+}
+
+void onednn_f32(benchmark::State& state, Shape s) {
+  const auto a = random_floats(s.m * s.k, 1), b = random_floats(s.k * s.n, 2);
+  onednn_matmul(state, s, dt::f32, dt::f32, dt::f32, a.data(), b.data());
+}
+
+// ---- registration -------------------------------------------------------------------------------------
+const Shape kShapes[] = {{512, 512, 512}, {1024, 1024, 1024}, {2048, 2048, 2048}, {4096, 4096, 4096},
+                         {1, 4096, 4096}, {16, 4096, 4096},   {64, 4096, 4096},   {512, 4096, 4096}};
+
+using BenchFn = void (*)(benchmark::State&, Shape);
+
+void add(const char* impl, const char* type, BenchFn fn) {
+  for (const Shape& s : kShapes) {
+    const std::string name = std::string("gemm/") + impl + "/" + type + "/" + shape_name(s);
+    benchmark::RegisterBenchmark(name.c_str(), fn, s)->UseRealTime()->Unit(benchmark::kMillisecond);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  omp_set_num_threads(kThreads);  // oneDNN (OpenMP runtime) and lowbit's OpenMP pool
+  openblas_set_num_threads(kThreads);
+  lk::set_num_threads(kThreads);
+  add("lowbit", "f32", lowbit_f32);
+  add("openblas", "f32", openblas_f32);
+  add("onednn", "f32", onednn_f32);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

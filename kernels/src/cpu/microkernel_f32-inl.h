@@ -1,0 +1,108 @@
+// The fp32 register-tile micro-kernel: C[kMR x 2 vectors] += A panel (kMR x kc) * B panel (kc x 2 vectors),
+// both packed (pack_f32-inl.h). Every k step loads two vectors of B and broadcasts kMR elements of A into
+// 2 * kMR FMAs, the accumulators never leaving registers: on AVX-512 a 14 x 32 tile uses 28 of the 32
+// registers, leaving 2 for B and 1 for the broadcast; on 16-register targets 6 x 2 vectors uses 12.
+
+// Per-target include guard (the Highway idiom: toggled once per target).
+#if defined(LOWBIT_KERNELS_MICROKERNEL_F32_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LOWBIT_KERNELS_MICROKERNEL_F32_INL_H_
+#undef LOWBIT_KERNELS_MICROKERNEL_F32_INL_H_
+#else
+#define LOWBIT_KERNELS_MICROKERNEL_F32_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include <cstddef>
+#include <cstdint>
+
+HWY_BEFORE_NAMESPACE();
+namespace lowbit::kernels::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using FloatTag = hn::ScalableTag<float>;
+
+// Rows of the register tile: as many as the register file holds beside two B vectors and a broadcast.
+#if HWY_MAX_BYTES >= 64
+inline constexpr std::size_t kMR = 14;
+#else
+inline constexpr std::size_t kMR = 6;
+#endif
+
+// Columns of the register tile: two vectors.
+HWY_INLINE std::size_t tile_cols() {
+  return 2 * hn::Lanes(FloatTag());
+}
+
+// acc tile -> C: C = alpha * acc + beta * C (C not read when beta == 0), only the first mr x nr elements.
+// Full tiles store straight from registers; edge tiles go through a small buffer.
+template <std::size_t kRows, class V>
+HWY_INLINE void store_tile(V (&c0)[kRows], V (&c1)[kRows], float* HWY_RESTRICT c, std::int64_t ldc,
+                           float alpha, float beta, std::size_t mr, std::size_t nr) {
+  const FloatTag d;
+  const std::size_t lanes = hn::Lanes(d);
+  const auto va = hn::Set(d, alpha);
+  if (mr == kRows && nr == 2 * lanes) {
+    if (beta == 0.0f) {
+      for (std::size_t r = 0; r < kRows; ++r) {
+        hn::StoreU(hn::Mul(c0[r], va), d, c + r * ldc);
+        hn::StoreU(hn::Mul(c1[r], va), d, c + r * ldc + lanes);
+      }
+    } else if (beta == 1.0f) {
+      for (std::size_t r = 0; r < kRows; ++r) {
+        hn::StoreU(hn::MulAdd(c0[r], va, hn::LoadU(d, c + r * ldc)), d, c + r * ldc);
+        hn::StoreU(hn::MulAdd(c1[r], va, hn::LoadU(d, c + r * ldc + lanes)), d, c + r * ldc + lanes);
+      }
+    } else {
+      const auto vb = hn::Set(d, beta);
+      for (std::size_t r = 0; r < kRows; ++r) {
+        hn::StoreU(hn::MulAdd(c0[r], va, hn::Mul(vb, hn::LoadU(d, c + r * ldc))), d, c + r * ldc);
+        hn::StoreU(hn::MulAdd(c1[r], va, hn::Mul(vb, hn::LoadU(d, c + r * ldc + lanes))), d,
+                   c + r * ldc + lanes);
+      }
+    }
+    return;
+  }
+  HWY_ALIGN float tile[kRows * 2 * HWY_MAX_BYTES / sizeof(float)];
+  for (std::size_t r = 0; r < kRows; ++r) {
+    hn::Store(c0[r], d, tile + r * 2 * lanes);
+    hn::Store(c1[r], d, tile + r * 2 * lanes + lanes);
+  }
+  for (std::size_t r = 0; r < mr; ++r) {
+    for (std::size_t j = 0; j < nr; ++j) {
+      float& out = c[r * ldc + j];
+      const float v = alpha * tile[r * 2 * lanes + j];
+      out = beta == 0.0f ? v : v + beta * out;
+    }
+  }
+}
+
+// One register tile over kc steps of packed A (kRows floats per step) and packed B (2 vectors per step).
+template <std::size_t kRows>
+HWY_NOINLINE void micro_kernel_f32(std::size_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
+                                   float* HWY_RESTRICT c, std::int64_t ldc, float alpha, float beta,
+                                   std::size_t mr, std::size_t nr) {
+  const FloatTag d;
+  const std::size_t lanes = hn::Lanes(d);
+  using V = hn::Vec<FloatTag>;
+  V c0[kRows], c1[kRows];
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < kRows; ++r) c0[r] = c1[r] = hn::Zero(d);
+  for (std::size_t p = 0; p < kc; ++p) {
+    const V b0 = hn::Load(d, b), b1 = hn::Load(d, b + lanes);
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < kRows; ++r) {
+      const V av = hn::Set(d, a[r]);
+      c0[r] = hn::MulAdd(av, b0, c0[r]);
+      c1[r] = hn::MulAdd(av, b1, c1[r]);
+    }
+    a += kRows;
+    b += 2 * lanes;
+  }
+  store_tile<kRows>(c0, c1, c, ldc, alpha, beta, mr, nr);
+}
+
+}  // namespace lowbit::kernels::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard

@@ -1,0 +1,127 @@
+// The fp32 GEMM driver: the five Goto/BLIS loops around the micro-kernel, compiled once per Highway target
+// (foreach_target.h re-includes this file) and chosen by HWY_DYNAMIC_DISPATCH.
+//
+// Blocking (AVX-512, per core: 48 KiB L1d, 2 MiB L2): a kc x 32 panel of packed B (kKC = 256: 32 KiB) stays
+// in L1 while the micro-kernel sweeps the mc x kc block of packed A (kMC = 336: 336 KiB) that stays in L2;
+// the kc x nc block of B (kNC columns) is reused from L2/L3 across all mc blocks. Threads split C into
+// column (or row) ranges, each packing its own panels, so the two cores share nothing but the inputs.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "cpu/sgemm.hpp"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/sgemm_simd.cpp"
+#include <hwy/aligned_allocator.h>
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include "cpu/microkernel_f32-inl.h"
+#include "cpu/pack_f32-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lowbit::kernels::cpu::HWY_NAMESPACE {
+
+inline constexpr std::int64_t kKC = 256;
+inline constexpr std::int64_t kMCTiles = 24;  // kMC = kMCTiles * kMR rows
+inline constexpr std::int64_t kNC = 2048;  // columns of B per packed block (a multiple of every tile width)
+// Below this many multiply-adds one thread does the whole product: waking the second costs more than it
+// saves.
+inline constexpr std::int64_t kThreadedMinMacs = std::int64_t{1} << 19;
+
+// A per-thread buffer that grows on demand and is kept for the next call (thread_local: each of the
+// OpenMP pool's threads has its own).
+float* scratch(hwy::AlignedFreeUniquePtr<float[]>& buffer, std::size_t& capacity, std::size_t floats) {
+  if (floats > capacity) {
+    buffer = hwy::AllocateAligned<float>(floats);
+    capacity = floats;
+  }
+  return buffer.get();
+}
+
+// C[i_begin .. i_end) x [j_begin .. j_end): the Goto loops on one thread.
+HWY_NOINLINE void sgemm_block(const SgemmArgs& g, std::int64_t i_begin, std::int64_t i_end,
+                              std::int64_t j_begin, std::int64_t j_end) {
+  const auto mr = static_cast<std::int64_t>(kMR);
+  const auto nr = static_cast<std::int64_t>(tile_cols());
+  const std::int64_t mc_max = kMCTiles * mr;
+  thread_local hwy::AlignedFreeUniquePtr<float[]> a_buffer, b_buffer;
+  thread_local std::size_t a_capacity = 0, b_capacity = 0;
+  float* packed_a = scratch(a_buffer, a_capacity, static_cast<std::size_t>(mc_max * kKC));
+  float* packed_b = scratch(b_buffer, b_capacity, static_cast<std::size_t>(kNC * kKC));
+  for (std::int64_t jc = j_begin; jc < j_end; jc += kNC) {
+    const std::int64_t nc = std::min(kNC, j_end - jc);
+    for (std::int64_t pc = 0; pc < g.k; pc += kKC) {
+      const std::int64_t kc = std::min(kKC, g.k - pc);
+      const float beta = pc == 0 ? g.beta : 1.0f;  // later k blocks add to what the first one wrote
+      pack_b_f32(g.b, g.ldb, g.transpose_b, pc, kc, jc, nc, static_cast<std::size_t>(nr), packed_b);
+      for (std::int64_t ic = i_begin; ic < i_end; ic += mc_max) {
+        const std::int64_t mc = std::min(mc_max, i_end - ic);
+        pack_a_f32(g.a, g.lda, g.transpose_a, ic, mc, pc, kc, kMR, packed_a);
+        for (std::int64_t jr = 0; jr < nc; jr += nr) {
+          const float* b_panel = packed_b + jr * kc;
+          for (std::int64_t ir = 0; ir < mc; ir += mr) {
+            micro_kernel_f32<kMR>(static_cast<std::size_t>(kc), packed_a + ir * kc, b_panel,
+                                  g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, g.alpha, beta,
+                                  static_cast<std::size_t>(std::min(mr, mc - ir)),
+                                  static_cast<std::size_t>(std::min(nr, nc - jr)));
+          }
+        }
+      }
+    }
+  }
+}
+
+void SgemmPacked(const SgemmArgs& g) {
+  const std::int64_t macs = g.m * g.n * g.k;
+  const int threads = macs < kThreadedMinMacs ? 1 : g.threads;
+  if (threads <= 1) {
+    sgemm_block(g, 0, g.m, 0, g.n);
+    return;
+  }
+  // Split the longer side of C, in whole tiles, so no thread gets a sliver of edge tiles.
+  const bool split_n = g.n >= g.m;
+  const std::int64_t extent = split_n ? g.n : g.m;
+  const std::int64_t unit = split_n ? static_cast<std::int64_t>(tile_cols()) : static_cast<std::int64_t>(kMR);
+  const std::int64_t units = (extent + unit - 1) / unit;
+#pragma omp parallel num_threads(threads)
+  {
+    const std::int64_t t = omp_get_thread_num(), count = omp_get_num_threads();
+    const std::int64_t begin = std::min(extent, units * t / count * unit);
+    const std::int64_t end = std::min(extent, units * (t + 1) / count * unit);
+    if (begin < end) {
+      if (split_n) {
+        sgemm_block(g, 0, g.m, begin, end);
+      } else {
+        sgemm_block(g, begin, end, 0, g.n);
+      }
+    }
+  }
+}
+
+const char* SgemmTargetName() {
+  return hwy::TargetName(HWY_TARGET);
+}
+
+}  // namespace lowbit::kernels::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lowbit::kernels::cpu {
+
+HWY_EXPORT(SgemmPacked);
+HWY_EXPORT(SgemmTargetName);
+
+void sgemm_packed(const SgemmArgs& args) {
+  HWY_DYNAMIC_DISPATCH(SgemmPacked)(args);
+}
+
+const char* sgemm_target_name() {
+  return HWY_DYNAMIC_DISPATCH(SgemmTargetName)();
+}
+
+}  // namespace lowbit::kernels::cpu
+#endif  // HWY_ONCE
