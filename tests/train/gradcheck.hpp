@@ -1,0 +1,26 @@
+// Gradient checking against central finite differences in float64: the independent reference every op's
+// backward is tested with.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lowbit/train/tensor.hpp"
+
+namespace lowbit::train::testing {
+
+// Random float64 tensor with values uniform in [lo, hi) from a fixed seed.
+Tensor random_tensor(const Shape& shape, std::uint64_t seed, double lo = -1.0, double hi = 1.0);
+
+struct GradcheckResult {
+  double max_abs_error = 0;  // largest |analytic - numeric| over every input element
+  std::string worst;         // which input and element, for the failure message
+};
+
+// Compares the gradients of L = sum(f(inputs) * R) (R a fixed random tensor of f's output shape) computed by
+// backward with central differences (step h) for every element of every input that requires grad.
+GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                          std::vector<Tensor> inputs, double h = 1e-6);
+
+}  // namespace lowbit::train::testing

@@ -1,0 +1,215 @@
+// Elementwise ops: binary arithmetic with numpy broadcasting, and the unary functions of activations.
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "lowbit/formats/error.hpp"
+#include "lowbit/train/autograd.hpp"
+#include "lowbit/train/ops.hpp"
+#include "strided.hpp"
+
+namespace lowbit::train {
+
+namespace {
+
+void require_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.dtype() != b.dtype()) {
+    throw RangeError(fmt::format("{}: operands have dtypes {} and {}; cast one first", op,
+                                 dtype_name(a.dtype()), dtype_name(b.dtype())));
+  }
+}
+
+// out = f(a, b) elementwise over the broadcast shape.
+template <class F>
+Tensor binary_map(const Tensor& a, const Tensor& b, const char* op, F f) {
+  detail::require_cpu(a, op);
+  detail::require_cpu(b, op);
+  require_same_dtype(a, b, op);
+  const Shape shape = detail::broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor out = empty(shape, a.dtype());
+  detail::dispatch_float(a.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    T* o = out.data<T>();
+    const T* x = a.data<T>();
+    const T* y = b.data<T>();
+    detail::for_each_run<3>(
+        shape, {out.strides(), detail::broadcast_strides(a, shape), detail::broadcast_strides(b, shape)},
+        [&](std::array<std::int64_t, 3> off, std::int64_t n, std::array<std::int64_t, 3> st) {
+          T* po = o + off[0];
+          const T* px = x + off[1];
+          const T* py = y + off[2];
+          // The common cases get loops the compiler vectorises: same shape, and a broadcast operand.
+          if (st[1] == 1 && st[2] == 1) {
+            for (std::int64_t i = 0; i < n; ++i) po[i] = f(px[i], py[i]);
+          } else if (st[1] == 1 && st[2] == 0) {
+            const T v = *py;
+            for (std::int64_t i = 0; i < n; ++i) po[i] = f(px[i], v);
+          } else if (st[1] == 0 && st[2] == 1) {
+            const T v = *px;
+            for (std::int64_t i = 0; i < n; ++i) po[i] = f(v, py[i]);
+          } else {
+            for (std::int64_t i = 0; i < n; ++i) po[i * st[0]] = f(px[i * st[1]], py[i * st[2]]);
+          }
+        });
+  });
+  return out;
+}
+
+// out = f(a) elementwise.
+template <class F>
+Tensor unary_map(const Tensor& a, const char* op, F f) {
+  detail::require_cpu(a, op);
+  Tensor out = empty(a.shape(), a.dtype());
+  detail::dispatch_float(a.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    T* o = out.data<T>();
+    const T* x = a.data<T>();
+    detail::for_each_run<2>(
+        a.shape(), {out.strides(), a.strides()},
+        [&](std::array<std::int64_t, 2> off, std::int64_t n, std::array<std::int64_t, 2> st) {
+          if (st[1] == 1) {
+            for (std::int64_t i = 0; i < n; ++i) o[off[0] + i] = f(x[off[1] + i]);
+          } else {
+            for (std::int64_t i = 0; i < n; ++i) o[off[0] + i] = f(x[off[1] + i * st[1]]);
+          }
+        });
+  });
+  return out;
+}
+
+std::vector<Tensor> grads(Tensor a, Tensor b = {}) {
+  return {std::move(a), std::move(b)};
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_map(a, b, "add", [](auto x, auto y) { return x + y; });
+  return record(out, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+    return grads(sum_to(g, sa), sum_to(g, sb));
+  });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_map(a, b, "sub", [](auto x, auto y) { return x - y; });
+  return record(out, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+    return grads(sum_to(g, sa), sum_to(neg(g), sb));
+  });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_map(a, b, "mul", [](auto x, auto y) { return x * y; });
+  return record(out, "mul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
+    return grads(sum_to(mul(g, b), a.shape()), sum_to(mul(g, a), b.shape()));
+  });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_map(a, b, "div", [](auto x, auto y) { return x / y; });
+  return record(out, "div", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
+    const Tensor ga = div(g, b);
+    // d(a/b)/db = -a / b^2 = -(a/b) / b
+    const Tensor gb = neg(div(mul(ga, a), b));
+    return grads(sum_to(ga, a.shape()), sum_to(gb, b.shape()));
+  });
+}
+
+Tensor add_scalar(const Tensor& a, double s) {
+  Tensor out = unary_map(a, "add_scalar", [s](auto x) { return x + static_cast<decltype(x)>(s); });
+  return record(out, "add_scalar", {a}, [](const Tensor& g) { return grads(g); });
+}
+
+Tensor mul_scalar(const Tensor& a, double s) {
+  Tensor out = unary_map(a, "mul_scalar", [s](auto x) { return x * static_cast<decltype(x)>(s); });
+  return record(out, "mul_scalar", {a}, [s](const Tensor& g) { return grads(mul_scalar(g, s)); });
+}
+
+Tensor neg(const Tensor& a) {
+  return mul_scalar(a, -1.0);
+}
+
+Tensor relu(const Tensor& a) {
+  Tensor out = unary_map(a, "relu", [](auto x) { return x > 0 ? x : decltype(x){0}; });
+  return record(out, "relu", {a}, [y = out.detach()](const Tensor& g) {
+    return grads(
+        binary_map(g, y, "relu backward", [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv){0}; }));
+  });
+}
+
+namespace {
+
+// GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+constexpr double kGeluC = 0.7978845608028654;  // sqrt(2/pi)
+constexpr double kGeluA = 0.044715;
+
+template <class T>
+T gelu_value(T x) {
+  const T u = static_cast<T>(kGeluC) * (x + static_cast<T>(kGeluA) * x * x * x);
+  return T(0.5) * x * (T(1) + std::tanh(u));
+}
+
+template <class T>
+T gelu_derivative(T x) {
+  const T u = static_cast<T>(kGeluC) * (x + static_cast<T>(kGeluA) * x * x * x);
+  const T t = std::tanh(u);
+  const T du = static_cast<T>(kGeluC) * (T(1) + T(3) * static_cast<T>(kGeluA) * x * x);
+  return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
+}
+
+}  // namespace
+
+Tensor gelu(const Tensor& a) {
+  Tensor out = unary_map(a, "gelu", [](auto x) { return gelu_value(x); });
+  return record(out, "gelu", {a}, [x = a.detach()](const Tensor& g) {
+    return grads(
+        binary_map(g, x, "gelu backward", [](auto gv, auto xv) { return gv * gelu_derivative(xv); }));
+  });
+}
+
+Tensor tanh(const Tensor& a) {
+  Tensor out = unary_map(a, "tanh", [](auto x) { return std::tanh(x); });
+  return record(out, "tanh", {a}, [y = out.detach()](const Tensor& g) {
+    return grads(binary_map(g, y, "tanh backward", [](auto gv, auto yv) { return gv * (1 - yv * yv); }));
+  });
+}
+
+Tensor sigmoid(const Tensor& a) {
+  Tensor out = unary_map(a, "sigmoid", [](auto x) {
+    using T = decltype(x);
+    // Split by sign so exp never overflows.
+    return x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
+  });
+  return record(out, "sigmoid", {a}, [y = out.detach()](const Tensor& g) {
+    return grads(binary_map(g, y, "sigmoid backward", [](auto gv, auto yv) { return gv * yv * (1 - yv); }));
+  });
+}
+
+Tensor exp(const Tensor& a) {
+  Tensor out = unary_map(a, "exp", [](auto x) { return std::exp(x); });
+  return record(out, "exp", {a}, [y = out.detach()](const Tensor& g) { return grads(mul(g, y)); });
+}
+
+Tensor log(const Tensor& a) {
+  Tensor out = unary_map(a, "log", [](auto x) { return std::log(x); });
+  return record(out, "log", {a}, [x = a.detach()](const Tensor& g) { return grads(div(g, x)); });
+}
+
+Tensor pow(const Tensor& a, double exponent) {
+  Tensor out =
+      unary_map(a, "pow", [exponent](auto x) { return std::pow(x, static_cast<decltype(x)>(exponent)); });
+  return record(out, "pow", {a}, [x = a.detach(), exponent](const Tensor& g) {
+    return grads(binary_map(g, x, "pow backward", [exponent](auto gv, auto xv) {
+      using T = decltype(xv);
+      return gv * static_cast<T>(exponent) * std::pow(xv, static_cast<T>(exponent - 1));
+    }));
+  });
+}
+
+Tensor sqrt(const Tensor& a) {
+  Tensor out = unary_map(a, "sqrt", [](auto x) { return std::sqrt(x); });
+  return record(out, "sqrt", {a}, [y = out.detach()](const Tensor& g) {
+    return grads(binary_map(g, y, "sqrt backward", [](auto gv, auto yv) { return gv / (2 * yv); }));
+  });
+}
+
+}  // namespace lowbit::train

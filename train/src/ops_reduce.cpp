@@ -1,0 +1,129 @@
+// Reductions (sum, mean), their inverse expand, and sum_to for the backward of broadcasting.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "lowbit/formats/error.hpp"
+#include "lowbit/train/autograd.hpp"
+#include "lowbit/train/ops.hpp"
+#include "lowbit/train/view_ops.hpp"
+#include "strided.hpp"
+
+namespace lowbit::train {
+
+namespace {
+
+// Normalised, sorted, unique axes; empty input means every axis.
+std::vector<std::int64_t> normalize_axes(const Tensor& a, std::vector<std::int64_t> axes, const char* op) {
+  const std::int64_t n = a.dim();
+  if (axes.empty()) {
+    for (std::int64_t d = 0; d < n; ++d) axes.push_back(d);
+    return axes;
+  }
+  for (auto& axis : axes) {
+    const std::int64_t d = axis < 0 ? axis + n : axis;
+    if (d < 0 || d >= n) {
+      throw ShapeError(
+          fmt::format("{}: axis {} is out of range for shape {}", op, axis, shape_string(a.shape())));
+    }
+    axis = d;
+  }
+  std::sort(axes.begin(), axes.end());
+  axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
+  return axes;
+}
+
+// Sums `a` over `axes`, keeping them as extent-1 dimensions. Accumulates in double, so float32 sums of long
+// rows do not drift.
+Tensor sum_keepdim(const Tensor& a, const std::vector<std::int64_t>& axes) {
+  detail::require_cpu(a, "sum");
+  Shape out_shape = a.shape();
+  for (std::int64_t d : axes) out_shape[static_cast<std::size_t>(d)] = 1;
+  Tensor out = empty(out_shape, a.dtype());
+  // The output seen with the input's shape: stride 0 on the summed axes.
+  Shape out_strides = out.strides();
+  for (std::int64_t d : axes) out_strides[static_cast<std::size_t>(d)] = 0;
+  std::vector<double> acc(static_cast<std::size_t>(out.numel()), 0.0);
+  detail::dispatch_float(a.dtype(), "sum", [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = a.data<T>();
+    detail::for_each_run<2>(
+        a.shape(), {out_strides, a.strides()},
+        [&](std::array<std::int64_t, 2> off, std::int64_t n, std::array<std::int64_t, 2> st) {
+          if (st[0] == 0) {
+            double s = 0;
+            for (std::int64_t i = 0; i < n; ++i) s += x[off[1] + i * st[1]];
+            acc[static_cast<std::size_t>(off[0])] += s;
+          } else {
+            for (std::int64_t i = 0; i < n; ++i) {
+              acc[static_cast<std::size_t>(off[0] + i * st[0])] += x[off[1] + i * st[1]];
+            }
+          }
+        });
+    T* o = out.data<T>();
+    for (std::size_t i = 0; i < acc.size(); ++i) o[i] = static_cast<T>(acc[i]);
+  });
+  return out;
+}
+
+Shape drop_axes(const Shape& shape, const std::vector<std::int64_t>& axes) {
+  Shape out;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (!std::binary_search(axes.begin(), axes.end(), static_cast<std::int64_t>(d))) out.push_back(shape[d]);
+  }
+  return out;
+}
+
+// A view of `t` (contiguous) with a new shape of the same element count.
+Tensor view_as_shape(const Tensor& t, const Shape& shape) {
+  auto impl = std::make_shared<TensorImpl>(*t.detach().impl());
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  return Tensor(std::move(impl));
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& a, std::vector<std::int64_t> axes_in, bool keepdim) {
+  const std::vector<std::int64_t> axes = normalize_axes(a, std::move(axes_in), "sum");
+  Tensor out = sum_keepdim(a, axes);
+  const Shape kept = out.shape();
+  if (!keepdim) out = view_as_shape(out, drop_axes(a.shape(), axes));
+  return record(out, "sum", {a}, [shape = a.shape(), kept](const Tensor& g) {
+    return std::vector<Tensor>{expand(reshape(g, kept), shape)};
+  });
+}
+
+Tensor mean(const Tensor& a, std::vector<std::int64_t> axes_in, bool keepdim) {
+  const std::vector<std::int64_t> axes = normalize_axes(a, std::move(axes_in), "mean");
+  std::int64_t count = 1;
+  for (std::int64_t d : axes) count *= a.shape()[static_cast<std::size_t>(d)];
+  return mul_scalar(sum(a, axes, keepdim), 1.0 / static_cast<double>(std::max<std::int64_t>(count, 1)));
+}
+
+Tensor sum_to(const Tensor& a, const Shape& shape) {
+  if (a.shape() == shape) return a;
+  const std::size_t lead = a.shape().size() - shape.size();
+  std::vector<std::int64_t> axes;
+  for (std::size_t d = 0; d < a.shape().size(); ++d) {
+    if (d < lead || (shape[d - lead] == 1 && a.shape()[d] != 1)) axes.push_back(static_cast<std::int64_t>(d));
+  }
+  return reshape(sum(a, axes, true), shape);
+}
+
+Tensor expand(const Tensor& a, const Shape& shape) {
+  if (a.shape() == shape) return a;
+  if (detail::broadcast_shapes(a.shape(), shape, "expand") != shape) {
+    throw ShapeError(fmt::format("expand: shape {} does not broadcast to {}", shape_string(a.shape()),
+                                 shape_string(shape)));
+  }
+  auto impl = std::make_shared<TensorImpl>(*a.detach().impl());
+  impl->shape = shape;
+  impl->strides = detail::broadcast_strides(a, shape);
+  impl->offset = a.offset();
+  Tensor out = clone(Tensor(std::move(impl)));
+  return record(out, "expand", {a},
+                [from = a.shape()](const Tensor& g) { return std::vector<Tensor>{sum_to(g, from)}; });
+}
+
+}  // namespace lowbit::train
