@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "lowbit/formats/bulk.hpp"
+#include "lowbit/formats/dtype.hpp"
 #include "lowbit/kernels/gemm.hpp"
 
 namespace {
@@ -100,6 +102,88 @@ void onednn_f32(benchmark::State& state, Shape s) {
   onednn_matmul(state, s, dt::f32, dt::f32, dt::f32, a.data(), b.data());
 }
 
+// bf16 codes of normal(0, 1) values (round to nearest-even; no NaN among them).
+std::vector<std::uint16_t> random_bf16(std::int64_t count, std::uint32_t seed) {
+  const auto f = random_floats(count, seed);
+  std::vector<std::uint16_t> v(f.size());
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &f[i], 4);
+    v[i] = static_cast<std::uint16_t>((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+  }
+  return v;
+}
+
+std::vector<std::int8_t> random_s8(std::int64_t count, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> dist(-128, 127);
+  std::vector<std::int8_t> v(static_cast<std::size_t>(count));
+  for (auto& x : v) x = static_cast<std::int8_t>(dist(rng));
+  return v;
+}
+
+// lowbit::kernels::gemm on raw buffers of the given types, fp32 (or int32) output.
+void lowbit_gemm(benchmark::State& state, Shape s, DType a_type, DType b_type, DType c_type, const void* a,
+                 const void* b) {
+  std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
+  const lk::MatrixIn ai{a, a_type, s.k}, bi{b, b_type, s.n};
+  const lk::MatrixOut co{c.data(), c_type, s.n};
+  for (auto _ : state) {
+    lk::gemm(s.m, s.n, s.k, ai, bi, co);
+    benchmark::DoNotOptimize(c.data());
+  }
+  report(state, s);
+}
+
+// fp8 codes of normal(0, 1) values through formats' conversion.
+std::vector<std::uint8_t> random_fp8(std::int64_t count, std::uint32_t seed, DType type) {
+  const auto f = random_floats(count, seed);
+  std::vector<std::uint8_t> v(f.size());
+  lowbit::convert_bulk(lowbit::dtype_format(DType::float32), f.data(), lowbit::dtype_format(type), v.data(),
+                       f.size());
+  return v;
+}
+
+void lowbit_bf16(benchmark::State& state, Shape s) {
+  const auto a = random_bf16(s.m * s.k, 1), b = random_bf16(s.k * s.n, 2);
+  lowbit_gemm(state, s, DType::bfloat16, DType::bfloat16, DType::float32, a.data(), b.data());
+}
+
+void lowbit_f16(benchmark::State& state, Shape s) {
+  const auto f = random_floats(s.m * s.k + s.k * s.n, 1);
+  std::vector<std::uint16_t> h(f.size());
+  lowbit::convert_bulk(lowbit::dtype_format(DType::float32), f.data(), lowbit::dtype_format(DType::float16),
+                       h.data(), f.size());
+  lowbit_gemm(state, s, DType::float16, DType::float16, DType::float32, h.data(), h.data() + s.m * s.k);
+}
+
+void lowbit_e4m3(benchmark::State& state, Shape s) {
+  const auto a = random_fp8(s.m * s.k, 1, DType::float8_e4m3fn),
+             b = random_fp8(s.k * s.n, 2, DType::float8_e4m3fn);
+  lowbit_gemm(state, s, DType::float8_e4m3fn, DType::float8_e4m3fn, DType::float32, a.data(), b.data());
+}
+
+void lowbit_e5m2(benchmark::State& state, Shape s) {
+  const auto a = random_fp8(s.m * s.k, 1, DType::float8_e5m2),
+             b = random_fp8(s.k * s.n, 2, DType::float8_e5m2);
+  lowbit_gemm(state, s, DType::float8_e5m2, DType::float8_e5m2, DType::float32, a.data(), b.data());
+}
+
+void lowbit_s8(benchmark::State& state, Shape s) {
+  const auto a = random_s8(s.m * s.k, 1), b = random_s8(s.k * s.n, 2);
+  lowbit_gemm(state, s, DType::int8, DType::int8, DType::int32, a.data(), b.data());
+}
+
+void onednn_bf16(benchmark::State& state, Shape s) {
+  const auto a = random_bf16(s.m * s.k, 1), b = random_bf16(s.k * s.n, 2);
+  onednn_matmul(state, s, dt::bf16, dt::bf16, dt::f32, a.data(), b.data());
+}
+
+void onednn_s8(benchmark::State& state, Shape s) {
+  const auto a = random_s8(s.m * s.k, 1), b = random_s8(s.k * s.n, 2);
+  onednn_matmul(state, s, dt::s8, dt::s8, dt::s32, a.data(), b.data());
+}
+
 // ---- registration -------------------------------------------------------------------------------------
 const Shape kShapes[] = {{512, 512, 512}, {1024, 1024, 1024}, {2048, 2048, 2048}, {4096, 4096, 4096},
                          {1, 4096, 4096}, {16, 4096, 4096},   {64, 4096, 4096},   {512, 4096, 4096}};
@@ -122,6 +206,13 @@ int main(int argc, char** argv) {
   add("lowbit", "f32", lowbit_f32);
   add("openblas", "f32", openblas_f32);
   add("onednn", "f32", onednn_f32);
+  add("lowbit", "bf16", lowbit_bf16);
+  add("onednn", "bf16", onednn_bf16);
+  add("lowbit", "s8", lowbit_s8);
+  add("onednn", "s8", onednn_s8);
+  add("lowbit", "f16", lowbit_f16);
+  add("lowbit", "e4m3", lowbit_e4m3);
+  add("lowbit", "e5m2", lowbit_e5m2);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <thread>
+#include <vector>
 
+#include "cpu/problem.hpp"
 #include "cpu/sgemm.hpp"
 #include "lowbit/formats/error.hpp"
 
@@ -60,14 +62,62 @@ void sgemm(Transpose transpose_a, Transpose transpose_b, std::int64_t m, std::in
   cpu::sgemm_packed({ta, tb, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc, g_threads});
 }
 
+namespace {
+
+bool is_bf16_like(DType t) {
+  return t == DType::bfloat16 || t == DType::float8_e4m3fn || t == DType::float8_e5m2;
+}
+bool is_byte_int(DType t) {
+  return t == DType::int8 || t == DType::uint8;
+}
+bool is_integer(DType t) {
+  return is_byte_int(t) || t == DType::int4 || t == DType::int32;
+}
+
+void check_operand(const char* name, const MatrixIn& x, std::int64_t rows, std::int64_t cols) {
+  const bool t = x.transpose == Transpose::yes;
+  check_matrix("gemm", name, x.data, t ? cols : rows, t ? rows : cols, x.ld);
+  if (x.group_size < 0)
+    throw RangeError(fmt::format("gemm: {}.group_size = {} is negative", name, x.group_size));
+  if (x.group_size > 0 && x.group_scale == nullptr) {
+    throw RangeError(
+        fmt::format("gemm: {}.group_size = {} but {}.group_scale is null", name, x.group_size, name));
+  }
+}
+
+}  // namespace
+
 void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a, const MatrixIn& b,
           const MatrixOut& c, const Epilogue& epilogue) {
-  if (a.type != DType::float32 || b.type != DType::float32 || c.type != DType::float32 ||
-      epilogue.row_scale || epilogue.col_scale || epilogue.bias || epilogue.activation != Activation::none) {
-    throw RangeError("gemm: only float32 without epilogue extras is implemented so far");
+  check_dims("gemm", m, n, k);
+  check_operand("a", a, m, k);
+  check_operand("b", b, k, n);
+  check_matrix("gemm", "c", c.data, m, n, c.ld);
+  if (c.type == DType::int4) throw RangeError("gemm: c.type = int4 is not an output type");
+  if (m == 0 || n == 0) return;
+  const cpu::GemmProblem p{m, n, k, a, b, c, epilogue, g_threads};
+  const bool grouped = a.group_size > 0 || b.group_size > 0;
+  if (k == 0) {  // no products: the epilogue of a zero accumulator
+    const std::vector<float> zero(static_cast<std::size_t>(n), 0.0f);
+    cpu::apply_epilogue(p, zero.data(), 0, 0, m, 0, n);
+    return;
   }
-  sgemm(a.transpose, b.transpose, m, n, k, epilogue.alpha, static_cast<const float*>(a.data), a.ld,
-        static_cast<const float*>(b.data), b.ld, epilogue.beta, static_cast<float*>(c.data), c.ld);
+  if (!grouped && a.type == DType::float32 && b.type == DType::float32 && cpu::epilogue_is_plain_f32(p)) {
+    sgemm(a.transpose, b.transpose, m, n, k, epilogue.alpha, static_cast<const float*>(a.data), a.ld,
+          static_cast<const float*>(b.data), b.ld, epilogue.beta, static_cast<float*>(c.data), c.ld);
+  } else if (!grouped && is_bf16_like(a.type) && is_bf16_like(b.type) && cpu::cpu_has_amx()) {
+    cpu::gemm_bf16_amx(p);
+  } else if (!grouped && is_byte_int(a.type) && is_byte_int(b.type) && cpu::cpu_has_amx()) {
+    cpu::gemm_s8_amx(p);
+  } else if (!grouped && is_bf16_like(a.type) && is_bf16_like(b.type) && cpu::cpu_has_avx512_bf16()) {
+    cpu::gemm_bf16_avx512(p);
+  } else if (!grouped && is_byte_int(a.type) && is_byte_int(b.type) && cpu::cpu_has_avx512_vnni()) {
+    cpu::gemm_s8_avx512(p);
+  } else if (!grouped && is_integer(a.type) && is_integer(b.type)) {
+    cpu::gemm_int_portable(p);
+  } else {
+    cpu::gemm_widen_f32(p);
+  }
 }
 
 }  // namespace lowbit::kernels

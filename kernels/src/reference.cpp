@@ -128,13 +128,19 @@ ReferenceResult gemm_reference_values(std::int64_t m, std::int64_t n, std::int64
   r.n = n;
   r.value.resize(static_cast<std::size_t>(m * n));
   r.magnitude.resize(r.value.size());
-  std::vector<double> bcol(static_cast<std::size_t>(k));
+  // op(A) and op(B) decoded once into fp64 (row-major m x k and k x n).
+  std::vector<double> av(static_cast<std::size_t>(m * k)), bv(static_cast<std::size_t>(k * n));
+  for (std::int64_t i = 0; i < m; ++i) {
+    for (std::int64_t p = 0; p < k; ++p) av[i * k + p] = operand(a, i, p, i, p, k);
+  }
+  for (std::int64_t p = 0; p < k; ++p) {
+    for (std::int64_t j = 0; j < n; ++j) bv[p * n + j] = operand(b, p, j, j, p, k);
+  }
   for (std::int64_t j = 0; j < n; ++j) {
-    for (std::int64_t p = 0; p < k; ++p) bcol[p] = operand(b, p, j, j, p, k);
     for (std::int64_t i = 0; i < m; ++i) {
       double sum = 0, abs_sum = 0;
       for (std::int64_t p = 0; p < k; ++p) {
-        const double prod = operand(a, i, p, i, p, k) * bcol[p];
+        const double prod = av[i * k + p] * bv[p * n + j];
         sum += prod;
         abs_sum += std::fabs(prod);
       }

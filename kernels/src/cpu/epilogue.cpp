@@ -1,0 +1,56 @@
+// The epilogue of the low-precision paths: acc * alpha * row_scale * col_scale + beta * C + bias, the
+// activation, and the rounding into C's type, one row segment at a time through an fp32 buffer so the
+// conversions run on formats' bulk (SIMD) path, bit-identical to the scalar engine.
+#include <cmath>
+#include <vector>
+
+#include "cpu/problem.hpp"
+#include "lowbit/formats/bulk.hpp"
+#include "lowbit/formats/dtype.hpp"
+
+namespace lowbit::kernels::cpu {
+
+bool epilogue_is_plain_f32(const GemmProblem& p) {
+  const Epilogue& e = p.epilogue;
+  return p.c.type == DType::float32 && !e.row_scale && !e.col_scale && !e.bias &&
+         e.activation == Activation::none;
+}
+
+namespace {
+float gelu_tanh(float x) {
+  constexpr float kC = 0.7978845608028654f;  // sqrt(2 / pi)
+  return 0.5f * x * (1.0f + std::tanh(kC * (x + 0.044715f * x * x * x)));
+}
+}  // namespace
+
+void apply_epilogue(const GemmProblem& p, const float* acc, std::int64_t ld_acc, std::int64_t i0,
+                    std::int64_t i1, std::int64_t j0, std::int64_t j1) {
+  if (i0 >= i1 || j0 >= j1) return;
+  const Epilogue& e = p.epilogue;
+  const std::int64_t width = j1 - j0;
+  const Format& f32 = dtype_format(DType::float32);
+  const Format& out = dtype_format(p.c.type);
+  const std::size_t out_bytes = element_bytes(out);
+  thread_local std::vector<float> row, old;
+  row.resize(static_cast<std::size_t>(width));
+  old.resize(static_cast<std::size_t>(width));
+  for (std::int64_t i = i0; i < i1; ++i) {
+    const float* src = acc + i * ld_acc + j0;
+    auto* dst =
+        static_cast<unsigned char*>(p.c.data) + (i * p.c.ld + j0) * static_cast<std::int64_t>(out_bytes);
+    const float scale = e.alpha * (e.row_scale ? e.row_scale[i] : 1.0f);
+    if (e.beta != 0.0f) convert_bulk(out, dst, f32, old.data(), static_cast<std::size_t>(width));
+    for (std::int64_t j = 0; j < width; ++j) {
+      float v = src[j] * scale;
+      if (e.col_scale) v *= e.col_scale[j0 + j];
+      if (e.beta != 0.0f) v += e.beta * old[j];
+      if (e.bias) v += e.bias[j0 + j];
+      if (e.activation == Activation::relu) v = v > 0.0f ? v : 0.0f;
+      if (e.activation == Activation::gelu_tanh) v = gelu_tanh(v);
+      row[j] = v;
+    }
+    convert_bulk(f32, row.data(), out, dst, static_cast<std::size_t>(width));
+  }
+}
+
+}  // namespace lowbit::kernels::cpu

@@ -1,0 +1,156 @@
+// int8 GEMM with int32 accumulation on AVX512_VNNI. vpdpbusd multiplies unsigned bytes (from A) by signed
+// bytes (from B), four per 32-bit lane, and adds them to int32 accumulators. Other signedness is handled
+// exactly by offsets: A's s8 codes are packed as a + 128 (u8), B's u8 codes as b - 128 (s8), and
+//   sum a*b = sum (a + oa)(b - ob) + ob * rowsum(A) - oa * colsum(B) + oa * ob * k,
+// all in wrapping int32 arithmetic, so the result is the exact int32 sum (modulo 2^32 like any int32 GEMM).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "cpu/packed_driver.hpp"
+#include "cpu/problem.hpp"
+
+namespace lowbit::kernels::cpu {
+
+namespace {
+
+#define LOWBIT_VNNI_TARGET __attribute__((target("avx512vnni,avx512f,avx512bw,avx512vl,avx512dq")))
+
+struct S8Kernel {
+  using Acc = std::int32_t;
+  static constexpr std::int64_t kMR = 14, kNR = 32, kKGroup = 4;
+  static constexpr std::int64_t kKC = 1024;     // 256 words of 4: a 32 KiB B panel in L1
+  static constexpr std::int64_t kMCTiles = 24;  // 336 rows: a 336 KiB A block in L2
+  static constexpr std::int64_t kNC = 2048;
+  static std::int64_t groups(std::int64_t kc) { return (kc + kKGroup - 1) / kKGroup; }
+  static void begin() {}
+  static void end() {}
+
+  static void pack_a(const GemmProblem& p, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
+                     std::uint32_t* out) {
+    const std::uint8_t flip = p.a.type == DType::int8 ? 0x80 : 0;  // s8 -> u8 = a + 128
+    pack_a_words<kMR, kKGroup, std::uint8_t>(
+        p.a, i0, mc, p0, kc, out, std::uint8_t{0}, [flip](const void* d, std::int64_t i) {
+          return static_cast<std::uint8_t>(static_cast<const std::uint8_t*>(d)[i] ^ flip);
+        });
+  }
+  static void pack_b(const GemmProblem& p, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
+                     std::uint32_t* out) {
+    const std::uint8_t flip = p.b.type == DType::uint8 ? 0x80 : 0;  // u8 -> s8 = b - 128
+    pack_b_words<kNR, kKGroup, std::uint8_t>(
+        p.b, p0, kc, j0, nc, out, std::uint8_t{0}, [flip](const void* d, std::int64_t i) {
+          return static_cast<std::uint8_t>(static_cast<const std::uint8_t*>(d)[i] ^ flip);
+        });
+  }
+
+  // out = acc (beta == 0) or out + acc (otherwise); alpha is applied in the epilogue.
+  LOWBIT_VNNI_TARGET static void tile(std::int64_t groups, const std::uint32_t* a, const std::uint32_t* b,
+                                      std::int32_t* c, std::int64_t ldc, float, float beta, int mr, int nr) {
+    __m512i c0[kMR], c1[kMR];
+#pragma GCC unroll 16
+    for (int r = 0; r < kMR; ++r) c0[r] = c1[r] = _mm512_setzero_si512();
+    for (std::int64_t q = 0; q < groups; ++q) {
+      const __m512i b0 = _mm512_load_si512(b), b1 = _mm512_load_si512(b + 16);
+#pragma GCC unroll 16
+      for (int r = 0; r < kMR; ++r) {
+        const __m512i av = _mm512_set1_epi32(static_cast<int>(a[r]));
+        c0[r] = _mm512_dpbusd_epi32(c0[r], av, b0);
+        c1[r] = _mm512_dpbusd_epi32(c1[r], av, b1);
+      }
+      a += kMR;
+      b += kNR;
+    }
+    const __mmask16 m0 = nr >= 16 ? 0xffff : static_cast<__mmask16>((1u << nr) - 1);
+    const __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : static_cast<__mmask16>((1u << (nr - 16)) - 1);
+#pragma GCC unroll 16
+    for (int r = 0; r < kMR; ++r) {
+      if (r >= mr) break;
+      std::int32_t* row = c + r * ldc;
+      __m512i v0 = c0[r], v1 = c1[r];
+      if (beta != 0.0f) {
+        v0 = _mm512_add_epi32(v0, _mm512_maskz_loadu_epi32(m0, row));
+        v1 = _mm512_add_epi32(v1, _mm512_maskz_loadu_epi32(m1, row + 16));
+      }
+      _mm512_mask_storeu_epi32(row, m0, v0);
+      _mm512_mask_storeu_epi32(row + 16, m1, v1);
+    }
+  }
+};
+
+// The value of element `index` of an int8 or uint8 buffer.
+std::int32_t int8_value(DType type, const void* data, std::int64_t index) {
+  const std::uint8_t code = static_cast<const std::uint8_t*>(data)[index];
+  return type == DType::int8 ? static_cast<std::int8_t>(code) : code;
+}
+
+// Adds the offset corrections to acc[i0 .. i1) x [j0 .. j1) (wrapping int32).
+void add_offset_corrections(const GemmProblem& p, std::int32_t* acc, std::int64_t ld, std::int64_t i0,
+                            std::int64_t i1, std::int64_t j0, std::int64_t j1) {
+  const std::uint32_t oa = p.a.type == DType::int8 ? 128 : 0, ob = p.b.type == DType::uint8 ? 128 : 0;
+  if (oa == 0 && ob == 0) return;
+  std::vector<std::uint32_t> row_sum(static_cast<std::size_t>(i1 - i0)),
+      col_sum(static_cast<std::size_t>(j1 - j0));
+  if (ob != 0) {
+    for (std::int64_t i = i0; i < i1; ++i) {
+      std::uint32_t s = 0;
+      for (std::int64_t q = 0; q < p.k; ++q)
+        s += static_cast<std::uint32_t>(int8_value(p.a.type, p.a.data, operand_index(p.a, i, q)));
+      row_sum[i - i0] = s;
+    }
+  }
+  if (oa != 0) {
+    for (std::int64_t q = 0; q < p.k; ++q) {
+      for (std::int64_t j = j0; j < j1; ++j) {
+        col_sum[j - j0] +=
+            static_cast<std::uint32_t>(int8_value(p.b.type, p.b.data, operand_index(p.b, q, j)));
+      }
+    }
+  }
+  const std::uint32_t constant = oa * ob * static_cast<std::uint32_t>(p.k);
+  for (std::int64_t i = i0; i < i1; ++i) {
+    for (std::int64_t j = j0; j < j1; ++j) {
+      std::uint32_t v = static_cast<std::uint32_t>(acc[i * ld + j]);
+      v += ob * row_sum[i - i0] - oa * col_sum[j - j0] + constant;
+      acc[i * ld + j] = static_cast<std::int32_t>(v);
+    }
+  }
+}
+
+}  // namespace
+
+bool epilogue_is_exact_int32(const GemmProblem& p) {
+  const Epilogue& e = p.epilogue;
+  return p.c.type == DType::int32 && e.alpha == 1.0f && (e.beta == 0.0f || e.beta == 1.0f) && !e.row_scale &&
+         !e.col_scale && !e.bias && e.activation == Activation::none;
+}
+
+void gemm_s8_avx512(const GemmProblem& p) {
+  if (epilogue_is_exact_int32(p)) {
+    // C holds the running int32 sums (added to its old values when beta == 1); the corrections come last.
+    auto* c = static_cast<std::int32_t*>(p.c.data);
+    packed_gemm<S8Kernel>(p, c, p.c.ld, 1.0f, p.epilogue.beta,
+                          [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
+                            add_offset_corrections(p, c, p.c.ld, i0, i1, j0, j1);
+                          });
+    return;
+  }
+  std::vector<std::int32_t> acc(static_cast<std::size_t>(p.m * p.n));
+  packed_gemm<S8Kernel>(p, acc.data(), p.n, 1.0f, 0.0f,
+                        [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
+                          add_offset_corrections(p, acc.data(), p.n, i0, i1, j0, j1);
+                          // int32 -> fp32 in place (the header's "int32 -> fp32" accumulator), then the
+                          // epilogue.
+                          for (std::int64_t i = i0; i < i1; ++i) {
+                            for (std::int64_t j = j0; j < j1; ++j) {
+                              std::int32_t& slot = acc[static_cast<std::size_t>(i * p.n + j)];
+                              const float f = static_cast<float>(slot);
+                              std::memcpy(&slot, &f, sizeof f);
+                            }
+                          }
+                          apply_epilogue(p, reinterpret_cast<const float*>(acc.data()), p.n, i0, i1, j0, j1);
+                        });
+}
+
+}  // namespace lowbit::kernels::cpu

@@ -1,0 +1,140 @@
+// The Goto/BLIS loops shared by the raw-intrinsic low-precision paths (bf16 and int8): a kKC-deep block of
+// op(B) is packed into kNR-column panels, then for every kMC-row block of op(A) (packed into kMR-row
+// panels) the micro-kernel sweeps the tiles. Elements are packed in 32-bit words of kKGroup consecutive k
+// (2 bf16 or 4 int8), the operand of one vdpbf16ps / vpdpbusd lane. Threads take whole-tile ranges of
+// the longer side of C and each packs its own panels.
+#pragma once
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "cpu/problem.hpp"
+
+namespace lowbit::kernels::cpu {
+
+// Below this many multiply-adds one thread does the whole product.
+inline constexpr std::int64_t kThreadedMinMacs = std::int64_t{1} << 19;
+
+// Kernel supplies: kMR, kNR, kKC (a multiple of kKGroup), kMCTiles, kNC, kKGroup, Acc (float or int32),
+//   groups(kc) (words per packed row or column: ceil(kc / kKGroup), or more where the kernel pads k),
+//   begin() / end() around each thread's work (AMX tile configuration),
+//   pack_a(problem, i0, mc, p0, kc, uint32_t* out), pack_b(problem, p0, kc, j0, nc, uint32_t* out),
+//   tile(groups, a, b, Acc* out, ld, alpha, beta, mr, nr): out = alpha * acc + beta * out (beta 0: no read).
+// `finish(i0, i1, j0, j1)` runs on each thread once its block of C is complete (epilogue, corrections).
+template <class Kernel, class Finish>
+void packed_gemm(const GemmProblem& p, typename Kernel::Acc* out, std::int64_t ld_out, float alpha,
+                 float beta, Finish&& finish) {
+  auto block = [&](std::int64_t i_begin, std::int64_t i_end, std::int64_t j_begin, std::int64_t j_end) {
+    constexpr std::int64_t mr = Kernel::kMR, nr = Kernel::kNR;
+    constexpr std::int64_t mc_max = Kernel::kMCTiles * mr;
+    thread_local std::vector<std::uint32_t> a_buf, b_buf;
+    a_buf.resize(static_cast<std::size_t>(mc_max * Kernel::groups(Kernel::kKC) + 16));
+    b_buf.resize(static_cast<std::size_t>(Kernel::kNC * Kernel::groups(Kernel::kKC) + 16));
+    // 64-byte alignment for the panel loads.
+    auto align = [](std::uint32_t* ptr) {
+      return reinterpret_cast<std::uint32_t*>((reinterpret_cast<std::uintptr_t>(ptr) + 63) &
+                                              ~std::uintptr_t{63});
+    };
+    std::uint32_t* pa = align(a_buf.data());
+    std::uint32_t* pb = align(b_buf.data());
+    Kernel::begin();
+    for (std::int64_t jc = j_begin; jc < j_end; jc += Kernel::kNC) {
+      const std::int64_t nc = std::min(Kernel::kNC, j_end - jc);
+      for (std::int64_t pc = 0; pc < p.k; pc += Kernel::kKC) {
+        const std::int64_t kc = std::min(Kernel::kKC, p.k - pc);
+        const std::int64_t groups = Kernel::groups(kc);
+        const float beta_now = pc == 0 ? beta : 1.0f;
+        Kernel::pack_b(p, pc, kc, jc, nc, pb);
+        for (std::int64_t ic = i_begin; ic < i_end; ic += mc_max) {
+          const std::int64_t mc = std::min(mc_max, i_end - ic);
+          Kernel::pack_a(p, ic, mc, pc, kc, pa);
+          for (std::int64_t jr = 0; jr < nc; jr += nr) {
+            for (std::int64_t ir = 0; ir < mc; ir += mr) {
+              Kernel::tile(groups, pa + ir * groups, pb + jr * groups, out + (ic + ir) * ld_out + jc + jr,
+                           ld_out, alpha, beta_now, static_cast<int>(std::min(mr, mc - ir)),
+                           static_cast<int>(std::min(nr, nc - jr)));
+            }
+          }
+        }
+      }
+    }
+    Kernel::end();
+    finish(i_begin, i_end, j_begin, j_end);
+  };
+  const int threads = p.m * p.n * p.k < kThreadedMinMacs ? 1 : p.threads;
+  if (threads <= 1) {
+    block(0, p.m, 0, p.n);
+    return;
+  }
+  const bool split_n = p.n >= p.m;
+#pragma omp parallel num_threads(threads)
+  {
+    std::int64_t begin, end;
+    split_range(split_n ? p.n : p.m, split_n ? Kernel::kNR : Kernel::kMR, omp_get_thread_num(),
+                omp_get_num_threads(), begin, end);
+    if (begin < end) {
+      if (split_n) {
+        block(0, p.m, begin, end);
+      } else {
+        block(begin, end, 0, p.n);
+      }
+    }
+  }
+}
+
+// Reads op(X)(row, col) through `read(data, index)` for the packing loops.
+inline std::int64_t operand_index(const MatrixIn& x, std::int64_t row, std::int64_t col) {
+  return x.transpose == Transpose::yes ? col * x.ld + row : row * x.ld + col;
+}
+
+// Packs op(A)[i0 .. i0+mc) x [p0 .. p0+kc) into panels of kMR rows; each panel holds, for every group of
+// kKGroup k's, kMR words (one per row). Elements past kc and rows past mc are `zero`.
+template <int kMR, int kKGroup, class Elem, class Read>
+void pack_a_words(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
+                  std::uint32_t* out, Elem zero, Read read) {
+  constexpr int kBits = 32 / kKGroup;
+  const std::int64_t groups = (kc + kKGroup - 1) / kKGroup;
+  for (std::int64_t q = 0; q < mc; q += kMR) {
+    for (std::int64_t r = 0; r < kMR; ++r) {
+      const std::int64_t i = i0 + q + r;
+      for (std::int64_t gi = 0; gi < groups; ++gi) {
+        std::uint32_t word = 0;
+        for (int t = 0; t < kKGroup; ++t) {
+          const std::int64_t p = gi * kKGroup + t;
+          const Elem e = (q + r < mc && p < kc) ? read(a.data, operand_index(a, i, p0 + p)) : zero;
+          word |= static_cast<std::uint32_t>(e) << (kBits * t);
+        }
+        out[gi * kMR + r] = word;
+      }
+    }
+    out += groups * kMR;
+  }
+}
+
+// Packs op(B)[p0 .. p0+kc) x [j0 .. j0+nc) into panels of kNR columns; each panel holds, for every group of
+// kKGroup k's, kNR words (one per column).
+template <int kNR, int kKGroup, class Elem, class Read>
+void pack_b_words(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
+                  std::uint32_t* out, Elem zero, Read read, std::int64_t groups = 0) {
+  constexpr int kBits = 32 / kKGroup;
+  if (groups == 0) groups = (kc + kKGroup - 1) / kKGroup;  // callers may ask for zero groups past kc
+  for (std::int64_t q = 0; q < nc; q += kNR) {
+    for (std::int64_t gi = 0; gi < groups; ++gi) {
+      std::uint32_t* dst = out + gi * kNR;
+      for (std::int64_t j = 0; j < kNR; ++j) dst[j] = 0;
+      for (int t = 0; t < kKGroup; ++t) {
+        const std::int64_t p = gi * kKGroup + t;
+        for (std::int64_t j = 0; j < kNR; ++j) {
+          const Elem e = (q + j < nc && p < kc) ? read(b.data, operand_index(b, p0 + p, j0 + q + j)) : zero;
+          dst[j] |= static_cast<std::uint32_t>(e) << (kBits * t);
+        }
+      }
+    }
+    out += groups * kNR;
+  }
+}
+
+}  // namespace lowbit::kernels::cpu
