@@ -37,6 +37,18 @@ class NoGradGuard {
   bool previous_;
 };
 
+// Turns recording on while it lives (the recompute of activation checkpointing runs inside backward).
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // Records `output = op(inputs)` when grad mode is on and some input requires grad; returns `output`.
 Tensor record(Tensor output, std::string name, std::vector<Tensor> inputs, BackwardFn backward);
 

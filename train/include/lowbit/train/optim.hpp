@@ -1,0 +1,98 @@
+// Optimizers over named float32 parameters: SGD (momentum, Nesterov), Adam and AdamW with the papers'
+// defaults, L2 weight decay (SGD, Adam) or decoupled (AdamW), and global-norm gradient clipping. Updates
+// run without autograd; optimizer state is charged to MemoryCategory::optimizer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "lowbit/train/tensor.hpp"
+
+namespace lowbit::train {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Optimizer {
+ public:
+  explicit Optimizer(NamedTensors parameters, double lr);
+  virtual ~Optimizer() = default;
+  // One update from the parameters' .grad (parameters without a gradient are skipped).
+  void step();
+  // Drops every parameter's .grad (the next backward starts a new sum).
+  void zero_grad();
+  double lr() const { return lr_; }
+  void set_lr(double lr) { lr_ = lr; }
+  std::int64_t steps() const { return steps_; }
+
+  // The state a checkpoint saves, named "<parameter>.<slot>" (e.g. "0.weight.exp_avg"); a checkpoint loader
+  // writes into these tensors and restores the step count with set_steps.
+  virtual NamedTensors state() const = 0;
+  void set_steps(std::int64_t steps) { steps_ = steps; }
+  virtual std::string_view name() const = 0;
+
+ protected:
+  // Updates parameter i (float32, contiguous) from its gradient.
+  virtual void update(std::size_t i, float* param, const float* grad, std::int64_t n) = 0;
+  // Zeroed float32 state tensor shaped like parameter i (charged to the optimizer category).
+  Tensor make_state(std::size_t i) const;
+  const NamedTensors& parameters() const { return parameters_; }
+  std::int64_t steps_ = 0;
+
+ private:
+  NamedTensors parameters_;
+  double lr_;
+};
+
+struct SgdOptions {
+  double lr = 0.01;
+  double momentum = 0.0;
+  bool nesterov = false;
+  double weight_decay = 0.0;  // L2: added to the gradient
+};
+
+class Sgd final : public Optimizer {
+ public:
+  Sgd(NamedTensors parameters, SgdOptions options);
+  NamedTensors state() const override;
+  std::string_view name() const override { return "sgd"; }
+
+ private:
+  void update(std::size_t i, float* param, const float* grad, std::int64_t n) override;
+  SgdOptions options_;
+  std::vector<Tensor> momentum_;
+};
+
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool decoupled_weight_decay = false;  // true: AdamW (Loshchilov & Hutter), decay applied to the weights
+};
+
+class Adam final : public Optimizer {
+ public:
+  Adam(NamedTensors parameters, AdamOptions options);
+  NamedTensors state() const override;
+  std::string_view name() const override { return options_.decoupled_weight_decay ? "adamw" : "adam"; }
+
+ private:
+  void update(std::size_t i, float* param, const float* grad, std::int64_t n) override;
+  AdamOptions options_;
+  std::vector<Tensor> exp_avg_, exp_avg_sq_;
+};
+
+// Scales every gradient so their global L2 norm is at most max_norm; returns the norm before clipping.
+double clip_grad_norm(const std::vector<Tensor>& parameters, double max_norm);
+
+// "sgd", "adam" or "adamw" with the given learning rate, weight decay and (SGD) momentum; paper defaults
+// otherwise (AdamW's weight decay 0.01 when weight_decay < 0). Throws RangeError for other names.
+std::unique_ptr<Optimizer> make_optimizer(std::string_view name, NamedTensors parameters, double lr,
+                                          double weight_decay, double momentum);
+
+}  // namespace lowbit::train

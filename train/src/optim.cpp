@@ -1,0 +1,164 @@
+#include "lowbit/train/optim.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "lowbit/formats/error.hpp"
+#include "lowbit/train/autograd.hpp"
+
+namespace lowbit::train {
+
+Optimizer::Optimizer(NamedTensors parameters, double lr) : parameters_(std::move(parameters)), lr_(lr) {
+  for (const auto& [name, p] : parameters_) {
+    if (p.dtype() != DType::float32 || !p.is_contiguous()) {
+      throw RangeError(fmt::format("optimizer: parameter '{}' must be a contiguous float32 tensor, not {}",
+                                   name, dtype_name(p.dtype())));
+    }
+  }
+}
+
+void Optimizer::step() {
+  NoGradGuard no_grad;
+  ++steps_;
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    const Tensor& p = parameters_[i].second;
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const Tensor gc = contiguous(g);
+    update(i, p.data<float>(), gc.data<float>(), p.numel());
+  }
+}
+
+void Optimizer::zero_grad() {
+  for (auto& [name, p] : parameters_) p.set_grad(Tensor());
+}
+
+Tensor Optimizer::make_state(std::size_t i) const {
+  MemoryCategoryScope scope(MemoryCategory::optimizer);
+  return zeros(parameters_[i].second.shape());
+}
+
+Sgd::Sgd(NamedTensors parameters, SgdOptions options)
+    : Optimizer(std::move(parameters), options.lr), options_(options) {
+  if (options.momentum < 0 || options.weight_decay < 0 || (options.nesterov && options.momentum == 0)) {
+    throw RangeError(
+        fmt::format("sgd: momentum {} and weight decay {} must be >= 0; Nesterov needs momentum > 0",
+                    options.momentum, options.weight_decay));
+  }
+  if (options.momentum > 0) {
+    for (std::size_t i = 0; i < this->parameters().size(); ++i) momentum_.push_back(make_state(i));
+  }
+}
+
+void Sgd::update(std::size_t i, float* param, const float* grad, std::int64_t n) {
+  const auto lr = static_cast<float>(this->lr()), wd = static_cast<float>(options_.weight_decay),
+             mu = static_cast<float>(options_.momentum);
+  // PyTorch's formulation: buf = mu * buf + g (the first step sets buf = g); Nesterov uses g + mu * buf.
+  float* buf = momentum_.empty() ? nullptr : momentum_[i].data<float>();
+  const bool first = steps_ == 1;
+  for (std::int64_t e = 0; e < n; ++e) {
+    float g = grad[e] + wd * param[e];
+    if (buf) {
+      buf[e] = first ? g : mu * buf[e] + g;
+      g = options_.nesterov ? g + mu * buf[e] : buf[e];
+    }
+    param[e] -= lr * g;
+  }
+}
+
+NamedTensors Sgd::state() const {
+  NamedTensors out;
+  for (std::size_t i = 0; i < momentum_.size(); ++i)
+    out.emplace_back(parameters()[i].first + ".momentum", momentum_[i]);
+  return out;
+}
+
+Adam::Adam(NamedTensors parameters, AdamOptions options)
+    : Optimizer(std::move(parameters), options.lr), options_(options) {
+  if (options.beta1 < 0 || options.beta1 >= 1 || options.beta2 < 0 || options.beta2 >= 1 ||
+      options.eps <= 0 || options.weight_decay < 0) {
+    throw RangeError(fmt::format("adam: betas ({}, {}) must be in [0, 1), eps {} > 0, weight decay {} >= 0",
+                                 options.beta1, options.beta2, options.eps, options.weight_decay));
+  }
+  for (std::size_t i = 0; i < this->parameters().size(); ++i) {
+    exp_avg_.push_back(make_state(i));
+    exp_avg_sq_.push_back(make_state(i));
+  }
+}
+
+void Adam::update(std::size_t i, float* param, const float* grad, std::int64_t n) {
+  const double t = static_cast<double>(steps_);
+  const auto b1 = static_cast<float>(options_.beta1), b2 = static_cast<float>(options_.beta2);
+  const auto step_size = static_cast<float>(lr() / (1 - std::pow(options_.beta1, t)));
+  const auto bias2_sqrt = static_cast<float>(std::sqrt(1 - std::pow(options_.beta2, t)));
+  const auto eps = static_cast<float>(options_.eps), wd = static_cast<float>(options_.weight_decay);
+  const auto decay = static_cast<float>(1 - lr() * options_.weight_decay);
+  float* m = exp_avg_[i].data<float>();
+  float* v = exp_avg_sq_[i].data<float>();
+  for (std::int64_t e = 0; e < n; ++e) {
+    float g = grad[e];
+    if (options_.decoupled_weight_decay) {
+      param[e] *= decay;
+    } else {
+      g += wd * param[e];
+    }
+    m[e] = b1 * m[e] + (1 - b1) * g;
+    v[e] = b2 * v[e] + (1 - b2) * g * g;
+    // PyTorch's form: p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+    param[e] -= step_size * m[e] / (std::sqrt(v[e]) / bias2_sqrt + eps);
+  }
+}
+
+NamedTensors Adam::state() const {
+  NamedTensors out;
+  for (std::size_t i = 0; i < exp_avg_.size(); ++i) {
+    out.emplace_back(parameters()[i].first + ".exp_avg", exp_avg_[i]);
+    out.emplace_back(parameters()[i].first + ".exp_avg_sq", exp_avg_sq_[i]);
+  }
+  return out;
+}
+
+double clip_grad_norm(const std::vector<Tensor>& parameters, double max_norm) {
+  if (!(max_norm > 0)) throw RangeError(fmt::format("clip_grad_norm: max_norm {} must be > 0", max_norm));
+  double total = 0;
+  for (const Tensor& p : parameters) {
+    if (!p.grad().defined()) continue;
+    for (double g : p.grad().to_vector()) total += g * g;
+  }
+  const double norm = std::sqrt(total);
+  if (norm > max_norm) {
+    const auto scale = static_cast<float>(max_norm / (norm + 1e-6));
+    for (const Tensor& p : parameters) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      if (!g.is_contiguous()) {
+        g = clone(g);
+        p.impl()->grad = g.impl();
+      }
+      float* d = g.data<float>();
+      for (std::int64_t e = 0; e < g.numel(); ++e) d[e] *= scale;
+    }
+  }
+  return norm;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(std::string_view name, NamedTensors parameters, double lr,
+                                          double weight_decay, double momentum) {
+  if (name == "sgd") {
+    return std::make_unique<Sgd>(std::move(parameters),
+                                 SgdOptions{lr, momentum, false, std::max(weight_decay, 0.0)});
+  }
+  if (name == "adam") {
+    return std::make_unique<Adam>(std::move(parameters),
+                                  AdamOptions{lr, 0.9, 0.999, 1e-8, std::max(weight_decay, 0.0), false});
+  }
+  if (name == "adamw") {
+    return std::make_unique<Adam>(
+        std::move(parameters),
+        AdamOptions{lr, 0.9, 0.999, 1e-8, weight_decay < 0 ? 0.01 : weight_decay, true});
+  }
+  throw RangeError(fmt::format("unknown optimizer '{}'; use sgd, adam or adamw", name));
+}
+
+}  // namespace lowbit::train
