@@ -9,11 +9,13 @@
 #include "cpu/problem.hpp"
 #include "cpu/sgemm.hpp"
 #include "lowbit/formats/error.hpp"
+#include "lowbit/kernels/cpu_path.hpp"
 
 namespace lowbit::kernels {
 
 namespace {
 int g_threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 2);
+CpuPath g_path_limit = CpuPath::best;
 
 void check_dims(const char* fn, std::int64_t m, std::int64_t n, std::int64_t k) {
   if (m < 0) throw RangeError(fmt::format("{}: m = {} is negative", fn, m));
@@ -41,6 +43,14 @@ void set_num_threads(int threads) {
 
 int num_threads() {
   return g_threads;
+}
+
+void set_cpu_path_limit(CpuPath limit) {
+  g_path_limit = limit;
+}
+
+CpuPath cpu_path_limit() {
+  return g_path_limit;
 }
 
 void sgemm(Transpose transpose_a, Transpose transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
@@ -97,6 +107,9 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a, con
   if (m == 0 || n == 0) return;
   const cpu::GemmProblem p{m, n, k, a, b, c, epilogue, g_threads};
   const bool grouped = a.group_size > 0 || b.group_size > 0;
+  const bool amx = g_path_limit == CpuPath::best && cpu::cpu_has_amx();
+  const bool avx512_bf16 = g_path_limit != CpuPath::portable && cpu::cpu_has_avx512_bf16();
+  const bool avx512_vnni = g_path_limit != CpuPath::portable && cpu::cpu_has_avx512_vnni();
   if (k == 0) {  // no products: the epilogue of a zero accumulator
     const std::vector<float> zero(static_cast<std::size_t>(n), 0.0f);
     cpu::apply_epilogue(p, zero.data(), 0, 0, m, 0, n);
@@ -105,13 +118,13 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a, con
   if (!grouped && a.type == DType::float32 && b.type == DType::float32 && cpu::epilogue_is_plain_f32(p)) {
     sgemm(a.transpose, b.transpose, m, n, k, epilogue.alpha, static_cast<const float*>(a.data), a.ld,
           static_cast<const float*>(b.data), b.ld, epilogue.beta, static_cast<float*>(c.data), c.ld);
-  } else if (!grouped && is_bf16_like(a.type) && is_bf16_like(b.type) && cpu::cpu_has_amx()) {
+  } else if (!grouped && is_bf16_like(a.type) && is_bf16_like(b.type) && amx) {
     cpu::gemm_bf16_amx(p);
-  } else if (!grouped && is_byte_int(a.type) && is_byte_int(b.type) && cpu::cpu_has_amx()) {
+  } else if (!grouped && is_byte_int(a.type) && is_byte_int(b.type) && amx) {
     cpu::gemm_s8_amx(p);
-  } else if (!grouped && is_bf16_like(a.type) && is_bf16_like(b.type) && cpu::cpu_has_avx512_bf16()) {
+  } else if (!grouped && is_bf16_like(a.type) && is_bf16_like(b.type) && avx512_bf16) {
     cpu::gemm_bf16_avx512(p);
-  } else if (!grouped && is_byte_int(a.type) && is_byte_int(b.type) && cpu::cpu_has_avx512_vnni()) {
+  } else if (!grouped && is_byte_int(a.type) && is_byte_int(b.type) && avx512_vnni) {
     cpu::gemm_s8_avx512(p);
   } else if (!grouped && is_integer(a.type) && is_integer(b.type)) {
     cpu::gemm_int_portable(p);

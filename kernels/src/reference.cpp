@@ -174,13 +174,19 @@ void gemm_reference(std::int64_t m, std::int64_t n, std::int64_t k, const Matrix
     check_operand("a", a, m, k);
     check_operand("b", b, k, n);
     auto* out = static_cast<std::int32_t*>(c.data);
+    std::vector<std::int64_t> av(static_cast<std::size_t>(m * k)), bv(static_cast<std::size_t>(k * n));
+    for (std::int64_t i = 0; i < m; ++i) {
+      for (std::int64_t p = 0; p < k; ++p)
+        av[i * k + p] = static_cast<std::int64_t>(operand(a, i, p, i, p, k));
+    }
+    for (std::int64_t p = 0; p < k; ++p) {
+      for (std::int64_t j = 0; j < n; ++j)
+        bv[p * n + j] = static_cast<std::int64_t>(operand(b, p, j, j, p, k));
+    }
     for (std::int64_t i = 0; i < m; ++i) {
       for (std::int64_t j = 0; j < n; ++j) {
         std::int64_t sum = e.beta == 1.0f ? out[i * c.ld + j] : 0;
-        for (std::int64_t p = 0; p < k; ++p) {
-          sum += static_cast<std::int64_t>(operand(a, i, p, i, p, k)) *
-                 static_cast<std::int64_t>(operand(b, p, j, j, p, k));
-        }
+        for (std::int64_t p = 0; p < k; ++p) sum += av[i * k + p] * bv[p * n + j];
         out[i * c.ld + j] = static_cast<std::int32_t>(static_cast<std::uint32_t>(sum));
       }
     }

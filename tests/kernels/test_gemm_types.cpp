@@ -12,6 +12,7 @@
 #include "gemm_test_support.hpp"
 #include "lowbit/formats/dtype.hpp"
 #include "lowbit/formats/error.hpp"
+#include "lowbit/kernels/cpu_path.hpp"
 #include "lowbit/kernels/gemm.hpp"
 #include "lowbit/kernels/reference.hpp"
 
@@ -109,8 +110,19 @@ const std::pair<DType, DType> kIntPairs[] = {{DType::int8, DType::int8},
                                              {DType::uint8, DType::uint8},
                                              {DType::int4, DType::int8}};
 
+// Runs the body once per CPU path limit (AMX, AVX-512, portable), restoring the default afterwards; paths
+// the CPU lacks fall back to the next one, so every machine runs every limit.
+const CpuPath kPaths[] = {CpuPath::best, CpuPath::avx512, CpuPath::portable};
+struct PathLimit {
+  explicit PathLimit(CpuPath p) { set_cpu_path_limit(p); }
+  ~PathLimit() { set_cpu_path_limit(CpuPath::best); }
+};
+
 TEST_CASE("gemm on bf16, fp16 and fp8 inputs matches the reference exactly on small integers", "[kernels]") {
   std::mt19937 rng(10);
+  const CpuPath path = GENERATE(from_range(std::begin(kPaths), std::end(kPaths)));
+  const PathLimit limit(path);
+  INFO("path limit " << static_cast<int>(path));
   for (const auto& [ta, tb] : kFloatPairs) {
     for (const Shape& s : kShapes) {
       for (const Transpose tra : {Transpose::no, Transpose::yes}) {
@@ -125,6 +137,9 @@ TEST_CASE("gemm on bf16, fp16 and fp8 inputs matches the reference exactly on sm
 
 TEST_CASE("gemm on bf16, fp16 and fp8 inputs stays within the K-dependent bound", "[kernels]") {
   std::mt19937 rng(11);
+  const CpuPath path = GENERATE(from_range(std::begin(kPaths), std::end(kPaths)));
+  const PathLimit limit(path);
+  INFO("path limit " << static_cast<int>(path));
   for (const auto& [ta, tb] : kFloatPairs) {
     for (const Shape& s : kShapes) {
       check_gemm(ta, tb, DType::float32, s, Transpose::no, Transpose::yes, {0.5f, 0.0f}, false, rng);
@@ -135,6 +150,9 @@ TEST_CASE("gemm on bf16, fp16 and fp8 inputs stays within the K-dependent bound"
 
 TEST_CASE("integer gemm gives the exact int32 sums for s8, u8 and int4 inputs", "[kernels]") {
   std::mt19937 rng(12);
+  const CpuPath path = GENERATE(from_range(std::begin(kPaths), std::end(kPaths)));
+  const PathLimit limit(path);
+  INFO("path limit " << static_cast<int>(path));
   for (const auto& [ta, tb] : kIntPairs) {
     for (const Shape& s : kShapes) {
       for (const Transpose tra : {Transpose::no, Transpose::yes}) {
@@ -150,6 +168,9 @@ TEST_CASE("integer gemm gives the exact int32 sums for s8, u8 and int4 inputs", 
 TEST_CASE("gemm epilogue: row and column scales, bias, relu and gelu, into fp32, bf16, fp16 and int32",
           "[kernels]") {
   std::mt19937 rng(13);
+  const CpuPath path = GENERATE(from_range(std::begin(kPaths), std::end(kPaths)));
+  const PathLimit limit(path);
+  INFO("path limit " << static_cast<int>(path));
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> row_scale(400), col_scale(1100), bias(1100);
   for (auto& x : row_scale) x = 0.5f + std::fabs(normal(rng));
