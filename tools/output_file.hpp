@@ -1,26 +1,24 @@
-// An output file that appears only when complete: written to a temporary beside the target and renamed
-// on commit(); removed if destroyed before. "-" means stdout (no atomicity possible there).
+// The CLI's output: a file written through lowbit::train::AtomicFile (it appears only when complete), or
+// stdout for "-" (no atomicity possible there).
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
+
+#include "lowbit/train/atomic_file.hpp"
 
 namespace lowbit::cli {
 
 class AtomicOutput {
  public:
   explicit AtomicOutput(const std::string& path);
-  ~AtomicOutput();
-  AtomicOutput(const AtomicOutput&) = delete;
-  AtomicOutput& operator=(const AtomicOutput&) = delete;
 
   void write(const void* data, std::size_t bytes);
   void commit();
 
  private:
-  std::string path_, temp_path_;
-  int fd_ = -1;
-  bool committed_ = false;
+  std::optional<train::AtomicFile> file_;  // empty for stdout
 };
 
 // Reads up to `bytes` from fd, looping over short reads; returns the count (less only at end of input).
