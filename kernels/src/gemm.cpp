@@ -128,6 +128,8 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a, con
     cpu::gemm_s8_avx512(p);
   } else if (!grouped && is_integer(a.type) && is_integer(b.type)) {
     cpu::gemm_int_portable(p);
+  } else if (g_path_limit != CpuPath::portable && cpu::gemv_w4_applies(p)) {
+    cpu::gemv_w4_avx512(p);
   } else {
     cpu::gemm_widen_f32(p);
   }

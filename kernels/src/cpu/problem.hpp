@@ -37,7 +37,11 @@ void gemm_s8_amx(const GemmProblem& p);        // A, B in {int8, uint8}
 void gemm_bf16_avx512(const GemmProblem& p);   // A, B in {bfloat16, float8_e4m3fn, float8_e5m2}
 void gemm_s8_avx512(const GemmProblem& p);     // A, B in {int8, uint8}
 void gemm_int_portable(const GemmProblem& p);  // integer inputs without VNNI (and int4 / group scales)
-void gemm_widen_f32(const GemmProblem& p);     // any float inputs: widen to fp32, then the packed sgemm
+void gemm_widen_f32(const GemmProblem& p);
+// int4 weights (B stored N x K with group scales, group a multiple of 32) times bf16/fp32 activations, m
+// <= 8.
+bool gemv_w4_applies(const GemmProblem& p);
+void gemv_w4_avx512(const GemmProblem& p);  // any float inputs: widen to fp32, then the packed sgemm
 
 // Splits [0, extent) into `count` ranges of whole `unit`s; returns range t.
 inline void split_range(std::int64_t extent, std::int64_t unit, std::int64_t t, std::int64_t count,
