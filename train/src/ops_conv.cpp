@@ -1,0 +1,266 @@
+// conv2d as im2col + one GEMM over the whole batch. The column buffer is [C*kh*kw, N*OH*OW]: row r = (c, ki,
+// kj) holds, for every output position of every image, the input element that kernel tap meets there. Then
+//   forward   out[O, N*P]   = W[O, K] * col[K, N*P]         (one GEMM; P = OH*OW, K = C*kh*kw)
+//   backward  dW[O, K]      = gout[O, N*P] * col^T          (one GEMM)
+//             dcol[K, N*P]  = W^T * gout[O, N*P]            (one GEMM), then col2im scatter-adds into dx
+// One large GEMM keeps the packed kernel busy on both cores, where a GEMM per image (n = P = 576 columns for
+// 28x28 inputs) would spend much of its time packing. The [O, N, P] <-> [N, O, P] reorders are plain
+// contiguous row copies, fused with the bias add (forward) and the bias gradient (backward).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "gemm_2d.hpp"
+#include "lowbit/formats/error.hpp"
+#include "lowbit/train/autograd.hpp"
+#include "lowbit/train/nn_ops.hpp"
+#include "lowbit/train/view_ops.hpp"
+#include "strided.hpp"
+
+namespace lowbit::train {
+
+namespace {
+
+struct ConvGeometry {
+  std::int64_t n, c, h, w;  // input
+  std::int64_t o, kh, kw;   // weight
+  std::int64_t stride, padding;
+  std::int64_t oh, ow;                               // output
+  std::int64_t taps() const { return c * kh * kw; }  // K of the GEMMs
+  std::int64_t plane() const { return oh * ow; }
+  std::int64_t columns() const { return n * oh * ow; }
+};
+
+ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& bias, std::int64_t stride,
+                           std::int64_t padding) {
+  detail::require_cpu(x, "conv2d");
+  detail::require_cpu(weight, "conv2d");
+  if (x.dim() != 4 || weight.dim() != 4) {
+    throw ShapeError(fmt::format("conv2d: input x {} and weight {} must be [N, C, H, W] and [O, C, kh, kw]",
+                                 shape_string(x.shape()), shape_string(weight.shape())));
+  }
+  if (x.dtype() != weight.dtype() || (bias.defined() && bias.dtype() != x.dtype())) {
+    throw RangeError(fmt::format("conv2d: x, weight and bias have dtypes {}, {} and {}; they must agree",
+                                 dtype_name(x.dtype()), dtype_name(weight.dtype()),
+                                 bias.defined() ? dtype_name(bias.dtype()) : "(none)"));
+  }
+  if (stride < 1) throw RangeError(fmt::format("conv2d: stride {} must be at least 1", stride));
+  if (padding < 0) throw RangeError(fmt::format("conv2d: padding {} must not be negative", padding));
+  ConvGeometry g{};
+  g.n = x.shape()[0], g.c = x.shape()[1], g.h = x.shape()[2], g.w = x.shape()[3];
+  g.o = weight.shape()[0], g.kh = weight.shape()[2], g.kw = weight.shape()[3];
+  g.stride = stride, g.padding = padding;
+  if (weight.shape()[1] != g.c) {
+    throw ShapeError(fmt::format("conv2d: weight {} expects {} input channels, x {} has {}",
+                                 shape_string(weight.shape()), weight.shape()[1], shape_string(x.shape()),
+                                 g.c));
+  }
+  if (g.kh < 1 || g.kw < 1 || g.h + 2 * padding < g.kh || g.w + 2 * padding < g.kw) {
+    throw ShapeError(fmt::format("conv2d: kernel {}x{} of weight {} does not fit x {} padded by {}", g.kh,
+                                 g.kw, shape_string(weight.shape()), shape_string(x.shape()), padding));
+  }
+  if (bias.defined()) {
+    detail::require_cpu(bias, "conv2d");
+    if (bias.shape() != Shape{g.o}) {
+      throw ShapeError(fmt::format("conv2d: bias {} does not fit weight {} (expected [{}])",
+                                   shape_string(bias.shape()), shape_string(weight.shape()), g.o));
+    }
+  }
+  g.oh = (g.h + 2 * padding - g.kh) / stride + 1;
+  g.ow = (g.w + 2 * padding - g.kw) / stride + 1;
+  return g;
+}
+
+// The output columns [lo, hi) whose input column ow*stride - padding + kj lies inside [0, w); the rest
+// read the zero padding. Computed once per tap, so the inner loops have no bounds checks.
+std::pair<std::int64_t, std::int64_t> valid_columns(const ConvGeometry& g, std::int64_t kj) {
+  const std::int64_t first = g.padding - kj;           // ow * stride >= first
+  const std::int64_t last = g.w + g.padding - kj - 1;  // ow * stride <= last
+  const std::int64_t lo = first <= 0 ? 0 : std::min(g.ow, (first + g.stride - 1) / g.stride);
+  const std::int64_t hi = last < 0 ? 0 : std::min(g.ow, last / g.stride + 1);
+  return {lo, std::max(lo, hi)};
+}
+
+// Calls f(dst_row, src_row_or_null, lo, hi, shift) for every (tap, image, output row): dst_row is the OW
+// entries of the column buffer, src_row the input row the tap reads (null in the vertical padding), and
+// output column ow in [lo, hi) meets input column ow * stride + shift.
+template <class T, class Col, class F>
+void for_each_tap_row(const ConvGeometry& g, T* x, Col* col, F f) {
+  const std::int64_t columns = g.columns(), plane = g.plane();
+  for (std::int64_t c = 0; c < g.c; ++c) {
+    for (std::int64_t ki = 0; ki < g.kh; ++ki) {
+      for (std::int64_t kj = 0; kj < g.kw; ++kj) {
+        Col* row = col + ((c * g.kh + ki) * g.kw + kj) * columns;
+        const auto [lo, hi] = valid_columns(g, kj);
+        const std::int64_t shift = kj - g.padding;
+        for (std::int64_t n = 0; n < g.n; ++n) {
+          T* image = x + (n * g.c + c) * g.h * g.w;
+          for (std::int64_t oh = 0; oh < g.oh; ++oh) {
+            const std::int64_t ih = oh * g.stride - g.padding + ki;
+            T* src = ih >= 0 && ih < g.h ? image + ih * g.w : nullptr;
+            f(row + n * plane + oh * g.ow, src, lo, hi, shift);
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void im2col(const ConvGeometry& g, const T* x, T* col) {
+  const std::int64_t ow = g.ow, stride = g.stride;
+  for_each_tap_row(g, x, col,
+                   [ow, stride](T* dst, const T* src, std::int64_t lo, std::int64_t hi, std::int64_t shift) {
+                     if (src == nullptr) {
+                       std::fill(dst, dst + ow, T(0));
+                       return;
+                     }
+                     std::fill(dst, dst + lo, T(0));
+                     if (stride == 1) {
+                       std::memcpy(dst + lo, src + lo + shift, static_cast<std::size_t>(hi - lo) * sizeof(T));
+                     } else {
+                       for (std::int64_t j = lo; j < hi; ++j) dst[j] = src[j * stride + shift];
+                     }
+                     std::fill(dst + hi, dst + ow, T(0));
+                   });
+}
+
+// dx += col2im(dcol): every column entry goes back to the input element it was copied from (taps that
+// overlap sum). dx must be zeroed first.
+template <class T>
+void col2im(const ConvGeometry& g, const T* dcol, T* dx) {
+  const std::int64_t stride = g.stride;
+  for_each_tap_row(g, dx, dcol,
+                   [stride](const T* src, T* dst, std::int64_t lo, std::int64_t hi, std::int64_t shift) {
+                     if (dst == nullptr) return;
+                     if (stride == 1) {
+                       T* d = dst + shift;
+                       for (std::int64_t j = lo; j < hi; ++j) d[j] += src[j];
+                     } else {
+                       for (std::int64_t j = lo; j < hi; ++j) dst[j * stride + shift] += src[j];
+                     }
+                   });
+}
+
+// Copies n elements and returns their sum. Sixteen running sums, so the loop vectorises without
+// reassociation (one float accumulator would serialise on the add latency).
+template <class T>
+double copy_and_sum(const T* src, T* dst, std::int64_t n) {
+  constexpr std::int64_t kLanes = 16;
+  T lanes[kLanes] = {};
+  std::int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (std::int64_t l = 0; l < kLanes; ++l) {
+      dst[i + l] = src[i + l];
+      lanes[l] += src[i + l];
+    }
+  }
+  double total = 0;
+  for (; i < n; ++i) {
+    dst[i] = src[i];
+    total += src[i];
+  }
+  for (std::int64_t l = 0; l < kLanes; ++l) total += lanes[l];
+  return total;
+}
+
+// A contiguous tensor seen with another shape of the same element count (no autograd).
+Tensor view_as(const Tensor& t, const Shape& shape) {
+  auto impl = std::make_shared<TensorImpl>(*t.detach().impl());
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  return Tensor(std::move(impl));
+}
+
+// What backward keeps: only what the needed gradients use (the column buffer for dW, the weight for dx).
+struct ConvSaved {
+  ConvGeometry g;
+  Shape x_shape, w_shape;
+  Tensor col;  // [K, N*P], when dW is needed
+  Tensor w2;   // weight as [O, K], when dx is needed
+  bool need_x, need_w, need_b;
+};
+
+std::vector<Tensor> conv2d_backward(const ConvSaved& saved, const Tensor& grad_out) {
+  const ConvGeometry& g = saved.g;
+  const Tensor gc = contiguous(grad_out);
+  const DType type = gc.dtype();
+  Tensor gmat = empty({g.o, g.columns()}, type);
+  Tensor gx, gw, gb;
+  detail::dispatch_float(type, "conv2d backward", [&](auto tag) {
+    using T = decltype(tag);
+    // [N, O, P] -> [O, N, P]; the bias gradient sums the same rows on the way.
+    const T* src = gc.data<T>();
+    T* dst = gmat.data<T>();
+    std::vector<double> bias_sum(static_cast<std::size_t>(g.o), 0.0);
+    const std::int64_t plane = g.plane(), columns = g.columns();
+    for (std::int64_t n = 0; n < g.n; ++n) {
+      for (std::int64_t oc = 0; oc < g.o; ++oc) {
+        bias_sum[static_cast<std::size_t>(oc)] +=
+            copy_and_sum(src + (n * g.o + oc) * plane, dst + oc * columns + n * plane, plane);
+      }
+    }
+    if (saved.need_b) {
+      gb = empty({g.o}, type);
+      T* pb = gb.data<T>();
+      for (std::int64_t oc = 0; oc < g.o; ++oc)
+        pb[oc] = static_cast<T>(bias_sum[static_cast<std::size_t>(oc)]);
+    }
+    if (saved.need_w) {
+      gw = empty({g.o, g.taps()}, type);
+      detail::gemm_2d(gmat, transpose(saved.col, 0, 1), gw, 0.0f);
+      gw = view_as(gw, saved.w_shape);
+    }
+    if (saved.need_x) {
+      Tensor dcol = empty({g.taps(), g.columns()}, type);
+      detail::gemm_2d(transpose(saved.w2, 0, 1), gmat, dcol, 0.0f);
+      gx = zeros(saved.x_shape, type);
+      col2im(g, dcol.data<T>(), gx.data<T>());
+    }
+  });
+  return {gx, gw, gb};
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::int64_t stride,
+              std::int64_t padding) {
+  const ConvGeometry g = conv_geometry(x, weight, bias, stride, padding);
+  const DType type = x.dtype();
+  const Tensor xc = contiguous(x.detach());
+  const Tensor w2 = view_as(contiguous(weight.detach()), {g.o, g.taps()});
+  const Tensor bc = bias.defined() ? contiguous(bias.detach()) : Tensor();
+  Tensor col = empty({g.taps(), g.columns()}, type);
+  Tensor product = empty({g.o, g.columns()}, type);
+  Tensor out = empty({g.n, g.o, g.oh, g.ow}, type);
+  detail::dispatch_float(type, "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    im2col(g, xc.data<T>(), col.data<T>());
+    detail::gemm_2d(w2, col, product, 0.0f);
+    // [O, N, P] -> [N, O, P], adding the bias on the way.
+    const T* pr = product.data<T>();
+    const T* b = bc.defined() ? bc.data<T>() : nullptr;
+    T* o = out.data<T>();
+    const std::int64_t plane = g.plane(), columns = g.columns();
+    for (std::int64_t n = 0; n < g.n; ++n) {
+      for (std::int64_t oc = 0; oc < g.o; ++oc) {
+        const T* src = pr + oc * columns + n * plane;
+        T* dst = o + (n * g.o + oc) * plane;
+        const T shift = b != nullptr ? b[oc] : T(0);
+        for (std::int64_t p = 0; p < plane; ++p) dst[p] = src[p] + shift;
+      }
+    }
+  });
+  ConvSaved saved{
+      g,        x.shape(),         weight.shape(),         Tensor(),
+      Tensor(), x.requires_grad(), weight.requires_grad(), bias.defined() && bias.requires_grad()};
+  if (saved.need_w) saved.col = col;
+  if (saved.need_x) saved.w2 = w2;
+  return record(out, "conv2d", {x, weight, bias}, [saved = std::move(saved)](const Tensor& grad_out) {
+    return conv2d_backward(saved, grad_out);
+  });
+}
+
+}  // namespace lowbit::train

@@ -1,0 +1,156 @@
+// max_pool2d and avg_pool2d over [N, C, H, W], plane by plane. Max pooling saves the argmax of every window
+// (an int32 offset inside its H*W plane), so backward is one scatter and needs neither x nor the output.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+
+#include "lowbit/formats/error.hpp"
+#include "lowbit/train/autograd.hpp"
+#include "lowbit/train/nn_ops.hpp"
+#include "strided.hpp"
+
+namespace lowbit::train {
+
+namespace {
+
+struct PoolGeometry {
+  std::int64_t planes, h, w;  // planes = N * C
+  std::int64_t kernel, stride;
+  std::int64_t oh, ow;
+};
+
+PoolGeometry pool_geometry(const Tensor& x, std::int64_t kernel, std::int64_t stride, const char* op) {
+  detail::require_cpu(x, op);
+  if (x.dim() != 4) {
+    throw ShapeError(fmt::format("{}: input x {} is not [N, C, H, W]", op, shape_string(x.shape())));
+  }
+  if (kernel < 1) throw RangeError(fmt::format("{}: kernel {} must be at least 1", op, kernel));
+  if (stride < 0)
+    throw RangeError(fmt::format("{}: stride {} must not be negative (0: the kernel)", op, stride));
+  PoolGeometry g{};
+  g.planes = x.shape()[0] * x.shape()[1], g.h = x.shape()[2], g.w = x.shape()[3];
+  g.kernel = kernel, g.stride = stride == 0 ? kernel : stride;
+  if (g.h < kernel || g.w < kernel) {
+    throw ShapeError(fmt::format("{}: kernel {} is larger than the {}x{} planes of x {}", op, kernel, g.h,
+                                 g.w, shape_string(x.shape())));
+  }
+  if (g.h * g.w > std::numeric_limits<std::int32_t>::max()) {
+    throw ShapeError(
+        fmt::format("{}: planes of x {} have more than 2^31 elements", op, shape_string(x.shape())));
+  }
+  g.oh = (g.h - kernel) / g.stride + 1;
+  g.ow = (g.w - kernel) / g.stride + 1;
+  return g;
+}
+
+Shape pooled_shape(const Tensor& x, const PoolGeometry& g) {
+  return {x.shape()[0], x.shape()[1], g.oh, g.ow};
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, std::int64_t kernel, std::int64_t stride) {
+  const PoolGeometry g = pool_geometry(x, kernel, stride, "max_pool2d");
+  const Tensor xc = contiguous(x.detach());
+  Tensor out = empty(pooled_shape(x, g), x.dtype());
+  Tensor argmax = empty(out.shape(), DType::int32);
+  detail::dispatch_float(x.dtype(), "max_pool2d", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = xc.data<T>();
+    T* po = out.data<T>();
+    std::int32_t* pi = argmax.data<std::int32_t>();
+    for (std::int64_t plane = 0; plane < g.planes; ++plane) {
+      const T* in = px + plane * g.h * g.w;
+      for (std::int64_t oh = 0; oh < g.oh; ++oh) {
+        for (std::int64_t ow = 0; ow < g.ow; ++ow) {
+          const std::int64_t top = oh * g.stride, left = ow * g.stride;
+          std::int64_t best = top * g.w + left;
+          T best_value = in[best];
+          for (std::int64_t i = top; i < top + g.kernel; ++i) {
+            for (std::int64_t j = left; j < left + g.kernel; ++j) {
+              const T v = in[i * g.w + j];
+              // PyTorch's rule: strictly larger wins (the first maximum is kept), and a NaN wins, so it
+              // propagates.
+              if (v > best_value || (std::isnan(v) && !std::isnan(best_value))) {
+                best_value = v;
+                best = i * g.w + j;
+              }
+            }
+          }
+          *po++ = best_value;
+          *pi++ = static_cast<std::int32_t>(best);
+        }
+      }
+    }
+  });
+  return record(out, "max_pool2d", {x}, [g, argmax, x_shape = x.shape()](const Tensor& grad_out) {
+    const Tensor gc = contiguous(grad_out);
+    Tensor gx = zeros(x_shape, gc.dtype());
+    detail::dispatch_float(gc.dtype(), "max_pool2d backward", [&](auto tag) {
+      using T = decltype(tag);
+      const T* pg = gc.data<T>();
+      const std::int32_t* pi = argmax.data<std::int32_t>();
+      T* px = gx.data<T>();
+      const std::int64_t plane_in = g.h * g.w, plane_out = g.oh * g.ow;
+      for (std::int64_t plane = 0; plane < g.planes; ++plane) {
+        T* dst = px + plane * plane_in;
+        for (std::int64_t j = 0; j < plane_out; ++j) dst[pi[j]] += pg[j];
+        pg += plane_out;
+        pi += plane_out;
+      }
+    });
+    return std::vector<Tensor>{gx};
+  });
+}
+
+Tensor avg_pool2d(const Tensor& x, std::int64_t kernel, std::int64_t stride) {
+  const PoolGeometry g = pool_geometry(x, kernel, stride, "avg_pool2d");
+  const Tensor xc = contiguous(x.detach());
+  Tensor out = empty(pooled_shape(x, g), x.dtype());
+  const double inv_area = 1.0 / static_cast<double>(g.kernel * g.kernel);
+  detail::dispatch_float(x.dtype(), "avg_pool2d", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = xc.data<T>();
+    T* po = out.data<T>();
+    const T scale = static_cast<T>(inv_area);
+    for (std::int64_t plane = 0; plane < g.planes; ++plane) {
+      const T* in = px + plane * g.h * g.w;
+      for (std::int64_t oh = 0; oh < g.oh; ++oh) {
+        for (std::int64_t ow = 0; ow < g.ow; ++ow) {
+          const std::int64_t top = oh * g.stride, left = ow * g.stride;
+          T s = 0;
+          for (std::int64_t i = top; i < top + g.kernel; ++i) {
+            for (std::int64_t j = left; j < left + g.kernel; ++j) s += in[i * g.w + j];
+          }
+          *po++ = s * scale;
+        }
+      }
+    }
+  });
+  return record(out, "avg_pool2d", {x}, [g, inv_area, x_shape = x.shape()](const Tensor& grad_out) {
+    const Tensor gc = contiguous(grad_out);
+    Tensor gx = zeros(x_shape, gc.dtype());
+    detail::dispatch_float(gc.dtype(), "avg_pool2d backward", [&](auto tag) {
+      using T = decltype(tag);
+      const T* pg = gc.data<T>();
+      T* px = gx.data<T>();
+      const T scale = static_cast<T>(inv_area);
+      for (std::int64_t plane = 0; plane < g.planes; ++plane) {
+        T* dst = px + plane * g.h * g.w;
+        for (std::int64_t oh = 0; oh < g.oh; ++oh) {
+          for (std::int64_t ow = 0; ow < g.ow; ++ow) {
+            const T v = *pg++ * scale;
+            const std::int64_t top = oh * g.stride, left = ow * g.stride;
+            for (std::int64_t i = top; i < top + g.kernel; ++i) {
+              for (std::int64_t j = left; j < left + g.kernel; ++j) dst[i * g.w + j] += v;
+            }
+          }
+        }
+      }
+    });
+    return std::vector<Tensor>{gx};
+  });
+}
+
+}  // namespace lowbit::train
