@@ -174,6 +174,47 @@ void lowbit_s8(benchmark::State& state, Shape s) {
   lowbit_gemm(state, s, DType::int8, DType::int8, DType::int32, a.data(), b.data());
 }
 
+// int4 weights stored N x K (PyTorch's [out, in]) with one fp32 scale per 128 weights along K, bf16
+// activations. Counter `weight_bytes` = bytes of weights + scales streamed per second.
+constexpr std::int32_t kW4Group = 128;
+
+void lowbit_w4(benchmark::State& state, Shape s) {
+  const auto a = random_bf16(s.m * s.k, 1);
+  std::vector<std::uint8_t> w(static_cast<std::size_t>(s.n * s.k / 2));
+  std::mt19937 rng(3);
+  for (auto& x : w) x = static_cast<std::uint8_t>(rng());
+  std::vector<float> scale(static_cast<std::size_t>(s.n * s.k / kW4Group), 0.01f);
+  std::vector<float> c(static_cast<std::size_t>(s.m * s.n));
+  const lk::MatrixIn ai{a.data(), DType::bfloat16, s.k};
+  const lk::MatrixIn bi{w.data(), DType::int4, s.k, lk::Transpose::yes, kW4Group, scale.data()};
+  const lk::MatrixOut co{c.data(), DType::float32, s.n};
+  for (auto _ : state) {
+    lk::gemm(s.m, s.n, s.k, ai, bi, co);
+    benchmark::DoNotOptimize(c.data());
+  }
+  report(state, s);
+  state.counters["weight_bytes"] = benchmark::Counter(
+      static_cast<double>(w.size() + scale.size() * 4) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+
+// The machine's read bandwidth: two threads summing disjoint halves of a 1 GiB buffer (64-bit integer adds,
+// which the compiler vectorizes; no arithmetic limit). Counter `bytes` per second.
+void mem_read(benchmark::State& state) {
+  constexpr std::size_t kWords = (std::size_t{1} << 30) / 8;
+  std::vector<std::uint64_t> buf(kWords);
+#pragma omp parallel for num_threads(kThreads) schedule(static)
+  for (std::size_t i = 0; i < kWords; ++i) buf[i] = i;  // first touch by the thread that reads it
+  for (auto _ : state) {
+    std::uint64_t total = 0;
+#pragma omp parallel for num_threads(kThreads) schedule(static) reduction(+ : total)
+    for (std::size_t i = 0; i < kWords; ++i) total += buf[i];
+    benchmark::DoNotOptimize(total);
+  }
+  state.counters["bytes"] = benchmark::Counter(
+      static_cast<double>(kWords * 8) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 void onednn_bf16(benchmark::State& state, Shape s) {
   const auto a = random_bf16(s.m * s.k, 1), b = random_bf16(s.k * s.n, 2);
   onednn_matmul(state, s, dt::bf16, dt::bf16, dt::f32, a.data(), b.data());
@@ -213,6 +254,13 @@ int main(int argc, char** argv) {
   add("lowbit", "f16", lowbit_f16);
   add("lowbit", "e4m3", lowbit_e4m3);
   add("lowbit", "e5m2", lowbit_e5m2);
+  add("lowbit", "w4", lowbit_w4);
+  for (const Shape& s : {Shape{1, 8192, 8192}, Shape{64, 8192, 8192}}) {
+    benchmark::RegisterBenchmark(("gemm/lowbit/w4/" + shape_name(s)).c_str(), lowbit_w4, s)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RegisterBenchmark("mem/read/1GiB", mem_read)->UseRealTime()->Unit(benchmark::kMillisecond);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -68,7 +68,8 @@ TEST_CASE("int4 weight-only gemm with group scales and zero points stays within 
         for (const W4Case& s : {W4Case{1, 1, 128, group, zp, at}, W4Case{1, 100, 512, group, zp, at},
                                 W4Case{3, 33, 256, group, zp, at}, W4Case{8, 70, 384, group, zp, at},
                                 W4Case{9, 40, 256, group, zp, at}, W4Case{2, 17, 96, group, zp, at},
-                                W4Case{64, 50, 1024, group, zp, at}, W4Case{1, 2000, 256, group, zp, at}}) {
+                                W4Case{64, 50, 1024, group, zp, at}, W4Case{1, 2000, 256, group, zp, at},
+                                W4Case{40, 70, 2176, group, zp, at}}) {
           check_w4(s, Transpose::yes, rng);
           check_w4(s, Transpose::no, rng);
         }

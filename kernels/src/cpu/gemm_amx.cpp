@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu/amx.hpp"
 #include "cpu/bf16_read.hpp"
 #include "cpu/packed_driver.hpp"
 #include "cpu/problem.hpp"
@@ -38,8 +39,6 @@ bool cpu_has_amx() {
   return yes;
 }
 
-namespace {
-
 // Palette 1: tiles 0..7 all 16 rows x 64 bytes.
 struct alignas(64) TileConfig {
   std::uint8_t palette = 1, start_row = 0;
@@ -54,34 +53,6 @@ LOWBIT_AMX_TARGET void load_tile_config() {
 }
 LOWBIT_AMX_TARGET void release_tiles() {
   _tile_release();
-}
-
-// Packs op(A) rows [i0, i0+mc) x k [p0, p0+kc) for AMX: panels of 32 rows; within a panel, per k step
-// (16 words), 32 rows x 16 words. Words hold kKGroup consecutive k.
-template <int kKGroup, class Elem, class Read>
-void pack_a_amx(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
-                std::int64_t groups, std::uint32_t* out, Read read) {
-  constexpr int kBits = 32 / kKGroup;
-  const std::int64_t steps = groups / 16;
-  for (std::int64_t q = 0; q < mc; q += 32) {
-    for (std::int64_t r = 0; r < 32; ++r) {
-      const bool row_ok = q + r < mc;
-      for (std::int64_t gi = 0; gi < groups; ++gi) {
-        std::uint32_t word = 0;
-        if (row_ok) {
-          for (int t = 0; t < kKGroup; ++t) {
-            const std::int64_t p = gi * kKGroup + t;
-            if (p < kc)
-              word |= static_cast<std::uint32_t>(
-                          static_cast<Elem>(read(a.data, operand_index(a, i0 + q + r, p0 + p))))
-                      << (kBits * t);
-          }
-        }
-        out[(gi / 16) * 512 + r * 16 + gi % 16] = word;
-      }
-    }
-    out += steps * 512;
-  }
 }
 
 // C tile combine: acc (32 x 32, row stride 32) -> C = alpha * acc + beta * C (beta 0: C not read).
@@ -102,6 +73,8 @@ LOWBIT_AMX_TARGET void combine_f32(const float* acc, float* c, std::int64_t ldc,
     _mm512_mask_storeu_ps(row + 16, m1, v1);
   }
 }
+
+namespace {
 
 LOWBIT_AMX_TARGET void combine_s32(const std::int32_t* acc, std::int32_t* c, std::int64_t ldc, float beta,
                                    int mr, int nr) {
