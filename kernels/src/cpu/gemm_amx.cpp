@@ -16,6 +16,7 @@
 
 #include "cpu/amx.hpp"
 #include "cpu/bf16_read.hpp"
+#include "cpu/pack_raw.hpp"
 #include "cpu/packed_driver.hpp"
 #include "cpu/problem.hpp"
 
@@ -104,12 +105,15 @@ struct AmxBf16Kernel {
 
   static void pack_a(const GemmProblem& p, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
                      std::uint32_t* out) {
+    if (p.a.type == DType::bfloat16)
+      return pack_a_amx_raw<std::uint16_t>(p.a, i0, mc, p0, kc, groups(kc), out);
     with_bf16_reader(p.a.type, [&](auto read) {
       pack_a_amx<kKGroup, std::uint16_t>(p.a, i0, mc, p0, kc, groups(kc), out, read);
     });
   }
   static void pack_b(const GemmProblem& p, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
                      std::uint32_t* out) {
+    if (p.b.type == DType::bfloat16) return pack_b_raw<std::uint16_t>(p.b, p0, kc, j0, nc, out, groups(kc));
     with_bf16_reader(p.b.type, [&](auto read) {
       pack_b_words<kNR, kKGroup, std::uint16_t>(p.b, p0, kc, j0, nc, out, std::uint16_t{0}, read, groups(kc));
     });
@@ -152,17 +156,13 @@ struct AmxS8Kernel {
   static void begin() { load_tile_config(); }
   static void end() { release_tiles(); }
 
-  static std::uint8_t read_byte(const void* d, std::int64_t i) {
-    return static_cast<const std::uint8_t*>(d)[i];
-  }
   static void pack_a(const GemmProblem& p, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
                      std::uint32_t* out) {
-    pack_a_amx<kKGroup, std::uint8_t>(p.a, i0, mc, p0, kc, groups(kc), out, read_byte);
+    pack_a_amx_raw<std::uint8_t>(p.a, i0, mc, p0, kc, groups(kc), out);
   }
   static void pack_b(const GemmProblem& p, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
                      std::uint32_t* out) {
-    pack_b_words<kNR, kKGroup, std::uint8_t>(p.b, p0, kc, j0, nc, out, std::uint8_t{0}, read_byte,
-                                             groups(kc));
+    pack_b_raw<std::uint8_t>(p.b, p0, kc, j0, nc, out, groups(kc));
   }
 
   LOWBIT_AMX_TARGET static void tile(std::int64_t groups, const std::uint32_t* a, const std::uint32_t* b,

@@ -16,6 +16,7 @@
 
 #include "cpu/amx.hpp"
 #include "cpu/bf16_read.hpp"
+#include "cpu/pack_raw.hpp"
 #include "cpu/problem.hpp"
 #include "lowbit/formats/dtype.hpp"
 #include "lowbit/kernels/reference.hpp"
@@ -116,6 +117,9 @@ struct AmxW4Kernel {
 
   static void pack_a(const GemmProblem& p, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
                      std::uint32_t* out) {
+    if (p.a.type == DType::bfloat16) {
+      return pack_a_amx_raw<std::uint16_t>(p.a, i0, mc, p0, kc, pairs(kc), out, kMR * groups(kc));
+    }
     with_bf16_reader(p.a.type, [&](auto read) {
       pack_a_amx<kKGroup, std::uint16_t>(p.a, i0, mc, p0, kc, pairs(kc), out, read, kMR * groups(kc));
     });

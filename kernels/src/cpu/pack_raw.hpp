@@ -1,0 +1,110 @@
+// Fast packing for operands whose elements go into the packed words unchanged (bf16 codes, int8/uint8
+// bytes): whole 32-bit words and 64-byte rows are copied instead of element by element. Same layouts as
+// pack_b_words (packed_driver.hpp) and pack_a_amx (amx.hpp); edges (partial panels, the last partial group
+// of k) go through those generic packers.
+#pragma once
+
+#include <emmintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "cpu/amx.hpp"
+#include "cpu/packed_driver.hpp"
+
+namespace lowbit::kernels::cpu {
+
+// B panels of 32 columns, `groups` words per column (zero past kc). Elem: std::uint16_t (2 per word) or
+// std::uint8_t (4 per word).
+template <class Elem>
+void pack_b_raw(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
+                std::uint32_t* out, std::int64_t groups) {
+  constexpr std::int64_t kNR = 32, kPer = 4 / sizeof(Elem);
+  const auto* data = static_cast<const Elem*>(b.data);
+  const std::int64_t full_groups = kc / kPer;
+  auto read = [](const void* d, std::int64_t i) { return static_cast<const Elem*>(d)[i]; };
+  for (std::int64_t q = 0; q < nc; q += kNR) {
+    if (q + kNR > nc) {  // partial panel: the generic packer
+      pack_b_words<kNR, kPer, Elem>(b, p0, kc, j0 + q, nc - q, out, Elem{0}, read, groups);
+      break;
+    }
+    if (b.transpose == Transpose::yes) {  // column j is contiguous in k: one word is kPer consecutive k
+      for (std::int64_t jj = 0; jj < kNR; ++jj) {
+        const Elem* src = data + (j0 + q + jj) * b.ld + p0;
+        for (std::int64_t g = 0; g < full_groups; ++g) std::memcpy(&out[g * kNR + jj], src + g * kPer, 4);
+      }
+    } else {  // kPer rows of B interleaved element by element, 16 columns at a time
+      for (std::int64_t g = 0; g < full_groups; ++g) {
+        const Elem* r0 = data + (p0 + g * kPer) * b.ld + j0 + q;
+        std::uint32_t* dst = out + g * kNR;
+        for (std::int64_t h = 0; h < kNR; h += 16) {
+          if constexpr (kPer == 2) {
+            for (std::int64_t c = 0; c < 16; c += 8) {
+              const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + h + c));
+              const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + b.ld + h + c));
+              _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + h + c), _mm_unpacklo_epi16(x0, x1));
+              _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + h + c + 4), _mm_unpackhi_epi16(x0, x1));
+            }
+          } else {
+            const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + h));
+            const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + b.ld + h));
+            const __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + 2 * b.ld + h));
+            const __m128i x3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + 3 * b.ld + h));
+            const __m128i lo01 = _mm_unpacklo_epi8(x0, x1), hi01 = _mm_unpackhi_epi8(x0, x1);
+            const __m128i lo23 = _mm_unpacklo_epi8(x2, x3), hi23 = _mm_unpackhi_epi8(x2, x3);
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + h), _mm_unpacklo_epi16(lo01, lo23));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + h + 4), _mm_unpackhi_epi16(lo01, lo23));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + h + 8), _mm_unpacklo_epi16(hi01, hi23));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + h + 12), _mm_unpackhi_epi16(hi01, hi23));
+          }
+        }
+      }
+    }
+    // The last partial group of k and the zero words up to `groups`.
+    for (std::int64_t g = full_groups; g < groups; ++g) {
+      for (std::int64_t jj = 0; jj < kNR; ++jj) {
+        std::uint32_t word = 0;
+        for (std::int64_t t = 0; t < kPer; ++t) {
+          const std::int64_t p = g * kPer + t;
+          if (p < kc) {
+            word |= static_cast<std::uint32_t>(read(b.data, operand_index(b, p0 + p, j0 + q + jj)))
+                    << (8 * sizeof(Elem) * t);
+          }
+        }
+        out[g * kNR + jj] = word;
+      }
+    }
+    out += groups * kNR;
+  }
+}
+
+// A panels for AMX (pack_a_amx's layout): with A not transposed, each row's 16 words of a k step are 64
+// contiguous bytes of the row.
+template <class Elem>
+void pack_a_amx_raw(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
+                    std::int64_t groups, std::uint32_t* out, std::int64_t panel_words = 0) {
+  constexpr int kPer = 4 / sizeof(Elem);
+  auto read = [](const void* d, std::int64_t i) { return static_cast<const Elem*>(d)[i]; };
+  if (a.transpose == Transpose::yes) {
+    pack_a_amx<kPer, Elem>(a, i0, mc, p0, kc, groups, out, read, panel_words);
+    return;
+  }
+  const auto* data = static_cast<const Elem*>(a.data);
+  const std::int64_t steps = groups / 16, bytes = kc * static_cast<std::int64_t>(sizeof(Elem));
+  for (std::int64_t q = 0; q < mc; q += 32) {
+    for (std::int64_t r = 0; r < 32; ++r) {
+      const auto* src = reinterpret_cast<const unsigned char*>(data + (i0 + q + r) * a.ld + p0);
+      for (std::int64_t s = 0; s < steps; ++s) {
+        auto* dst = reinterpret_cast<unsigned char*>(out + s * 512 + r * 16);
+        const std::int64_t take = q + r < mc ? std::min<std::int64_t>(64, bytes - s * 64) : 0;
+        if (take > 0) std::memcpy(dst, src + s * 64, static_cast<std::size_t>(take));
+        if (take < 64)
+          std::memset(dst + std::max<std::int64_t>(take, 0), 0,
+                      static_cast<std::size_t>(64 - std::max<std::int64_t>(take, 0)));
+      }
+    }
+    out += panel_words != 0 ? panel_words : steps * 512;
+  }
+}
+
+}  // namespace lowbit::kernels::cpu
