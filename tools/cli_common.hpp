@@ -31,5 +31,7 @@ void add_decode_command(CLI::App& app);
 void add_encode_command(CLI::App& app);
 void add_table_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace lowbit::cli

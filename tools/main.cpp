@@ -21,12 +21,15 @@ int main(int argc, char** argv) {
       "  lowbit encode 65519.99 --all\n"
       "  lowbit table e2m1 --csv\n"
       "  lowbit convert --from fp32 --to e4m3fn -i weights.f32 -o weights.e4m3\n"
+      "  lowbit train --model cnn --epochs 15 --seed 1 --metrics cnn.json\n"
       "Run `lowbit <command> --help` for each command's options.");
   lowbit::cli::add_formats_command(app);
   lowbit::cli::add_decode_command(app);
   lowbit::cli::add_encode_command(app);
   lowbit::cli::add_table_command(app);
   lowbit::cli::add_convert_command(app);
+  lowbit::cli::add_train_command(app);
+  lowbit::cli::add_eval_command(app);
   // CLI11 reports an unknown command as a missing one; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;

@@ -57,6 +57,12 @@ NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) {
 NoGradGuard::~NoGradGuard() {
   t_grad_enabled = previous_;
 }
+EnableGradGuard::EnableGradGuard() : previous_(t_grad_enabled) {
+  t_grad_enabled = true;
+}
+EnableGradGuard::~EnableGradGuard() {
+  t_grad_enabled = previous_;
+}
 
 Tensor record(Tensor output, std::string name, std::vector<Tensor> inputs, BackwardFn backward) {
   if (!t_grad_enabled) return output;
