@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include "lowbit/kernels/gemm.hpp"
+#include "lowbit/train/random.hpp"
 #include "lowbit/train/trainer.hpp"
 
 namespace {
