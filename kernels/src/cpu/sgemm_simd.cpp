@@ -1,10 +1,12 @@
 // The fp32 GEMM driver: the five Goto/BLIS loops around the micro-kernel, compiled once per Highway target
 // (foreach_target.h re-includes this file) and chosen by HWY_DYNAMIC_DISPATCH.
 //
-// Blocking (AVX-512, per core: 48 KiB L1d, 2 MiB L2): a kc x 32 panel of packed B (kKC = 256: 32 KiB) stays
-// in L1 while the micro-kernel sweeps the mc x kc block of packed A (kMC = 336: 336 KiB) that stays in L2;
-// the kc x nc block of B (kNC columns) is reused from L2/L3 across all mc blocks. Threads split C into
-// column (or row) ranges, each packing its own panels, so the two cores share nothing but the inputs.
+// Blocking (AVX-512, per core: 48 KiB L1d, 2 MiB L2): the micro-kernel sweeps a kc x 32 panel of packed B
+// (kKC = 512: 64 KiB, in L1/L2) against the mc x kc block of packed A (kMC = 336 rows: 688 KiB, in L2); the
+// kc x nc block of B (kNC columns) is reused from L2/L3 across all mc blocks. kKC and kMC were picked by
+// measurement on the 2-core Sapphire Rapids (kc 192..768, mc 168..672 tried; 512 x 336 was best, but the
+// differences were within the noise of the shared machine). Threads split C into column (or row) ranges,
+// each packing its own panels, so the two cores share nothing but the inputs.
 #include <omp.h>
 
 #include <algorithm>
@@ -25,7 +27,7 @@
 HWY_BEFORE_NAMESPACE();
 namespace lowbit::kernels::cpu::HWY_NAMESPACE {
 
-inline constexpr std::int64_t kKC = 256;
+inline constexpr std::int64_t kKC = 512;
 inline constexpr std::int64_t kMCTiles = 24;  // kMC = kMCTiles * kMR rows
 inline constexpr std::int64_t kNC = 2048;  // columns of B per packed block (a multiple of every tile width)
 // Below this many multiply-adds one thread does the whole product: waking the second costs more than it
