@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <catch2/catch.hpp>
+
 #include <cmath>
 #include <random>
 
@@ -55,6 +57,19 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
     }
   }
   return result;
+}
+
+Tensor leaf(const Shape& shape, std::uint64_t seed, double lo, double hi) {
+  Tensor t = random_tensor(shape, seed, lo, hi);
+  t.set_requires_grad(true);
+  return t;
+}
+
+void require_gradients_match(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                             std::vector<Tensor> inputs) {
+  const GradcheckResult r = gradcheck(f, std::move(inputs));
+  INFO(r.worst);
+  CHECK(r.max_abs_error < 1e-7);
 }
 
 }  // namespace lowbit::train::testing

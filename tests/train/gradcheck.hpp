@@ -23,4 +23,11 @@ struct GradcheckResult {
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
                           std::vector<Tensor> inputs, double h = 1e-6);
 
+// A float64 leaf that requires grad, with values uniform in [lo, hi).
+Tensor leaf(const Shape& shape, std::uint64_t seed, double lo = -1.0, double hi = 1.0);
+
+// Catch2 check: every gradient of f at `inputs` within 1e-7 of its central difference (float64).
+void require_gradients_match(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                             std::vector<Tensor> inputs);
+
 }  // namespace lowbit::train::testing

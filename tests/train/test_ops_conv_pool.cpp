@@ -11,23 +11,11 @@
 
 using namespace lowbit;
 using namespace lowbit::train;
-using lowbit::train::testing::gradcheck;
+using lowbit::train::testing::leaf;
 using lowbit::train::testing::random_tensor;
+using lowbit::train::testing::require_gradients_match;
 
 namespace {
-
-Tensor leaf(const Shape& shape, std::uint64_t seed) {
-  Tensor t = random_tensor(shape, seed);
-  t.set_requires_grad(true);
-  return t;
-}
-
-void require_gradients_match(const std::function<Tensor(const std::vector<Tensor>&)>& f,
-                             std::vector<Tensor> in) {
-  const auto r = gradcheck(f, std::move(in));
-  INFO(r.worst);
-  CHECK(r.max_abs_error < 1e-7);
-}
 
 std::size_t at4(const Shape& s, std::int64_t a, std::int64_t b, std::int64_t c, std::int64_t d) {
   return static_cast<std::size_t>(((a * s[1] + b) * s[2] + c) * s[3] + d);

@@ -13,23 +13,11 @@
 
 using namespace lowbit;
 using namespace lowbit::train;
-using lowbit::train::testing::gradcheck;
+using lowbit::train::testing::leaf;
 using lowbit::train::testing::random_tensor;
+using lowbit::train::testing::require_gradients_match;
 
 namespace {
-
-Tensor leaf(const Shape& shape, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
-  Tensor t = random_tensor(shape, seed, lo, hi);
-  t.set_requires_grad(true);
-  return t;
-}
-
-void require_gradients_match(const std::function<Tensor(const std::vector<Tensor>&)>& f,
-                             std::vector<Tensor> in) {
-  const auto r = gradcheck(f, std::move(in));
-  INFO(r.worst);
-  CHECK(r.max_abs_error < 1e-7);
-}
 
 Tensor int_tensor(const std::vector<double>& values, const Shape& shape) {
   return from_values(values, shape, DType::int32);

@@ -8,25 +8,9 @@
 
 using namespace lowbit;
 using namespace lowbit::train;
-using lowbit::train::testing::gradcheck;
+using lowbit::train::testing::leaf;
 using lowbit::train::testing::random_tensor;
-
-namespace {
-
-Tensor leaf(const Shape& shape, std::uint64_t seed) {
-  Tensor t = random_tensor(shape, seed);
-  t.set_requires_grad(true);
-  return t;
-}
-
-void require_gradients_match(const std::function<Tensor(const std::vector<Tensor>&)>& f,
-                             std::vector<Tensor> in) {
-  const auto r = gradcheck(f, std::move(in));
-  INFO(r.worst);
-  CHECK(r.max_abs_error < 1e-7);
-}
-
-}  // namespace
+using lowbit::train::testing::require_gradients_match;
 
 TEST_CASE("sum and mean over axes match indexed loops", "[train]") {
   const Tensor a = random_tensor({2, 3, 4}, 1);
