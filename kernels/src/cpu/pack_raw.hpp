@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "cpu/amx.hpp"
+#include "cpu/bf16_read.hpp"
 #include "cpu/packed_driver.hpp"
 
 namespace lowbit::kernels::cpu {
@@ -104,6 +105,77 @@ void pack_a_amx_raw(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::in
       }
     }
     out += panel_words != 0 ? panel_words : steps * 512;
+  }
+}
+
+// fp8 operands for the bf16 AMX kernel: like pack_b_raw and pack_a_amx_raw, each byte through `table` (its
+// exact bf16 code, bf16_read.hpp) on the way.
+inline void pack_b_fp8(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
+                       std::uint32_t* out, std::int64_t groups, const std::uint16_t* table) {
+  constexpr std::int64_t kNR = 32;
+  const auto* data = static_cast<const std::uint8_t*>(b.data);
+  const std::int64_t full_groups = kc / 2;
+  auto read = [table](const void* d, std::int64_t i) {
+    return table[static_cast<const std::uint8_t*>(d)[i]];
+  };
+  for (std::int64_t q = 0; q < nc; q += kNR) {
+    if (q + kNR > nc) {
+      pack_b_words<kNR, 2, std::uint16_t>(b, p0, kc, j0 + q, nc - q, out, std::uint16_t{0}, read, groups);
+      break;
+    }
+    if (b.transpose == Transpose::yes) {
+      for (std::int64_t jj = 0; jj < kNR; ++jj) {
+        const std::uint8_t* src = data + (j0 + q + jj) * b.ld + p0;
+        for (std::int64_t g = 0; g < full_groups; ++g) {
+          out[g * kNR + jj] = table[src[2 * g]] | std::uint32_t{table[src[2 * g + 1]]} << 16;
+        }
+      }
+    } else {
+      for (std::int64_t g = 0; g < full_groups; ++g) {
+        const std::uint8_t* r0 = data + (p0 + 2 * g) * b.ld + j0 + q;
+        const std::uint8_t* r1 = r0 + b.ld;
+        std::uint32_t* dst = out + g * kNR;
+        for (std::int64_t jj = 0; jj < kNR; ++jj)
+          dst[jj] = table[r0[jj]] | std::uint32_t{table[r1[jj]]} << 16;
+      }
+    }
+    for (std::int64_t g = full_groups; g < groups; ++g) {
+      for (std::int64_t jj = 0; jj < kNR; ++jj) {
+        const std::int64_t p = 2 * g;
+        out[g * kNR + jj] =
+            p < kc ? read(b.data, operand_index(b, p0 + p, j0 + q + jj)) : 0;  // odd kc: one k
+      }
+    }
+    out += groups * kNR;
+  }
+}
+
+inline void pack_a_amx_fp8(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::int64_t p0,
+                           std::int64_t kc, std::int64_t groups, std::uint32_t* out,
+                           const std::uint16_t* table, std::int64_t panel_words = 0) {
+  auto read = [table](const void* d, std::int64_t i) {
+    return table[static_cast<const std::uint8_t*>(d)[i]];
+  };
+  if (a.transpose == Transpose::yes) {
+    pack_a_amx<2, std::uint16_t>(a, i0, mc, p0, kc, groups, out, read, panel_words);
+    return;
+  }
+  const auto* data = static_cast<const std::uint8_t*>(a.data);
+  for (std::int64_t q = 0; q < mc; q += 32) {
+    for (std::int64_t r = 0; r < 32; ++r) {
+      const std::uint8_t* src = data + (i0 + q + r) * a.ld + p0;
+      const bool row_ok = q + r < mc;
+      for (std::int64_t g = 0; g < groups; ++g) {
+        std::uint32_t word = 0;
+        if (row_ok && 2 * g + 1 < kc) {
+          word = table[src[2 * g]] | std::uint32_t{table[src[2 * g + 1]]} << 16;
+        } else if (row_ok && 2 * g < kc) {
+          word = table[src[2 * g]];
+        }
+        out[(g / 16) * 512 + r * 16 + g % 16] = word;
+      }
+    }
+    out += panel_words != 0 ? panel_words : groups / 16 * 512;
   }
 }
 
