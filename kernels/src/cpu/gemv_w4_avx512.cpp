@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/problem.hpp"
@@ -25,31 +26,44 @@ namespace {
 
 #define LOWBIT_W4_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
-// sum_p a[p] * w(j, p) for one weight row of `k` int4 (k a multiple of 32, group a multiple of 32).
-LOWBIT_W4_TARGET float w4_row_dot(const float* a, const std::uint8_t* w, const float* scale,
-                                  const std::int8_t* zero, const float* group_sum, std::int64_t k,
-                                  std::int64_t group) {
-  const __m512 table = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
-  const __m128i low_mask = _mm_set1_epi8(0x0f);
-  __m512 total = _mm512_setzero_ps();
-  float zero_term = 0.0f;
+// out[r] = sum_p a(p) * w_r(p) for kRows weight rows of `k` int4 (k and group multiples of 32). `a` is the
+// activation row de-interleaved per 32 (see gemv_w4_avx512), `group_sum` its sums per group (for zero
+// points: scale * sum (q - z) a = scale * (sum q a - z sum a)). Each byte is xored with 0x88, turning both
+// nibbles into q + 8 in 0..15; widened to 16 int32 lanes, the low nibbles are the even k and the high
+// nibbles the odd k (which is why `a` is stored evens first), and subtracting 8 gives q exactly. (Folding
+// the -8 into -8 * sum a would save that subtraction but cancel: q = 0 everywhere would not give 0.)
+// Several rows at once give independent FMA chains and share the activation loads.
+template <int kRows>
+LOWBIT_W4_TARGET void w4_rows_dot(const float* a, const std::uint8_t* const* w, const float* const* scale,
+                                  const std::int8_t* const* zero, const float* group_sum, std::int64_t k,
+                                  std::int64_t group, float* out) {
+  const __m128i flip = _mm_set1_epi8(static_cast<char>(0x88));
+  const __m512i low = _mm512_set1_epi32(0xf), eight = _mm512_set1_epi32(8);
+  __m512 total[kRows];
+  float offset[kRows] = {};
+  for (int r = 0; r < kRows; ++r) total[r] = _mm512_setzero_ps();
   for (std::int64_t g0 = 0, gi = 0; g0 < k; g0 += group, ++gi) {
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 acc0[kRows], acc1[kRows];
+    for (int r = 0; r < kRows; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
     for (std::int64_t p = g0; p < g0 + group; p += 32) {
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + p / 2));
-      const __m128i lo = _mm_and_si128(bytes, low_mask),
-                    hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_mask);
-      // Element 2i is the low nibble of byte i: interleaving lo and hi restores the order.
-      const __m128i first = _mm_unpacklo_epi8(lo, hi), second = _mm_unpackhi_epi8(lo, hi);
-      const __m512 w0 = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(first), table);
-      const __m512 w1 = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(second), table);
-      acc0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(a + p), acc0);
-      acc1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(a + p + 16), acc1);
+      const __m512 a_even = _mm512_loadu_ps(a + p), a_odd = _mm512_loadu_ps(a + p + 16);
+      for (int r = 0; r < kRows; ++r) {
+        const __m128i bytes =
+            _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r] + p / 2)), flip);
+        const __m512i x = _mm512_cvtepu8_epi32(bytes);
+        const __m512i q_even = _mm512_sub_epi32(_mm512_and_si512(x, low), eight);
+        const __m512i q_odd = _mm512_sub_epi32(_mm512_srli_epi32(x, 4), eight);
+        acc0[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q_even), a_even, acc0[r]);
+        acc1[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q_odd), a_odd, acc1[r]);
+      }
     }
-    total = _mm512_fmadd_ps(_mm512_add_ps(acc0, acc1), _mm512_set1_ps(scale[gi]), total);
-    if (zero) zero_term += scale[gi] * static_cast<float>(zero[gi]) * group_sum[gi];
+    for (int r = 0; r < kRows; ++r) {
+      const float s = scale[r][gi];
+      total[r] = _mm512_fmadd_ps(_mm512_add_ps(acc0[r], acc1[r]), _mm512_set1_ps(s), total[r]);
+      if (zero[r]) offset[r] += s * static_cast<float>(zero[r][gi]) * group_sum[gi];
+    }
   }
-  return _mm512_reduce_add_ps(total) - zero_term;
+  for (int r = 0; r < kRows; ++r) out[r] = _mm512_reduce_add_ps(total[r]) - offset[r];
 }
 
 #pragma GCC diagnostic pop
@@ -66,7 +80,8 @@ bool gemv_w4_applies(const GemmProblem& p) {
 void gemv_w4_avx512(const GemmProblem& p) {
   const std::int64_t groups = p.k / p.b.group_size;
   std::vector<float> acc(static_cast<std::size_t>(p.m * p.n));
-  std::vector<float> a(static_cast<std::size_t>(p.k)), group_sum(static_cast<std::size_t>(groups));
+  std::vector<float> a(static_cast<std::size_t>(p.k)), a_perm(a.size()),
+      group_sum(static_cast<std::size_t>(groups));
   const auto* w = static_cast<const std::uint8_t*>(p.b.data);
   for (std::int64_t i = 0; i < p.m; ++i) {
     for (std::int64_t q = 0; q < p.k; ++q) {  // op(A) row i as fp32 (bf16 widens exactly)
@@ -78,20 +93,36 @@ void gemv_w4_avx512(const GemmProblem& p) {
         std::memcpy(&a[q], &bits, 4);
       }
     }
-    if (p.b.group_zero) {
-      for (std::int64_t g = 0; g < groups; ++g) {
-        float s = 0;
-        for (std::int64_t q = 0; q < p.b.group_size; ++q) s += a[g * p.b.group_size + q];
-        group_sum[g] = s;
+    for (std::int64_t g = 0; g < groups && p.b.group_zero; ++g) {
+      float sum = 0;
+      for (std::int64_t q = 0; q < p.b.group_size; ++q) sum += a[g * p.b.group_size + q];
+      group_sum[g] = sum;
+    }
+    // De-interleave each block of 32: the even k first, then the odd k (the nibble order in w4_rows_dot).
+    for (std::int64_t q0 = 0; q0 < p.k; q0 += 32) {
+      for (int l = 0; l < 16; ++l) {
+        a_perm[q0 + l] = a[q0 + 2 * l];
+        a_perm[q0 + 16 + l] = a[q0 + 2 * l + 1];
       }
     }
     const int threads = p.n * p.k < (1 << 18) ? 1 : p.threads;
+    const std::int64_t pairs = p.n / 2;
+    const std::int64_t zstride = groups;
+    auto rows = [&](std::int64_t j, auto count) {
+      constexpr int kRows = decltype(count)::value;
+      const std::uint8_t* wr[kRows];
+      const float* sr[kRows];
+      const std::int8_t* zr[kRows];
+      for (int r = 0; r < kRows; ++r) {
+        wr[r] = w + (j + r) * p.b.ld / 2;
+        sr[r] = p.b.group_scale + (j + r) * groups;
+        zr[r] = p.b.group_zero ? p.b.group_zero + (j + r) * zstride : nullptr;
+      }
+      w4_rows_dot<kRows>(a_perm.data(), wr, sr, zr, group_sum.data(), p.k, p.b.group_size, &acc[i * p.n + j]);
+    };
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::int64_t j = 0; j < p.n; ++j) {
-      acc[i * p.n + j] = w4_row_dot(a.data(), w + j * p.b.ld / 2, p.b.group_scale + j * groups,
-                                    p.b.group_zero ? p.b.group_zero + j * groups : nullptr, group_sum.data(),
-                                    p.k, p.b.group_size);
-    }
+    for (std::int64_t t = 0; t < pairs; ++t) rows(2 * t, std::integral_constant<int, 2>{});
+    if (p.n % 2 != 0) rows(p.n - 1, std::integral_constant<int, 1>{});
   }
   apply_epilogue(p, acc.data(), p.n, 0, p.m, 0, p.n);
 }
