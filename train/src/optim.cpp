@@ -96,13 +96,13 @@ void Adam::update(std::size_t i, float* param, const float* grad, std::int64_t n
   const auto decay = static_cast<float>(1 - lr() * options_.weight_decay);
   float* m = exp_avg_[i].data<float>();
   float* v = exp_avg_sq_[i].data<float>();
+  // Decay first, in its own loop, so the update loop below has no branch and vectorises.
+  if (options_.decoupled_weight_decay) {
+    for (std::int64_t e = 0; e < n; ++e) param[e] *= decay;
+  }
+  const float l2 = options_.decoupled_weight_decay ? 0.0f : wd;
   for (std::int64_t e = 0; e < n; ++e) {
-    float g = grad[e];
-    if (options_.decoupled_weight_decay) {
-      param[e] *= decay;
-    } else {
-      g += wd * param[e];
-    }
+    const float g = grad[e] + l2 * param[e];
     m[e] = b1 * m[e] + (1 - b1) * g;
     v[e] = b2 * v[e] + (1 - b2) * g * g;
     // PyTorch's form: p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
