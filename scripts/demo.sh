@@ -21,5 +21,8 @@ printf '\n$ lowbit convert --from fp32 --to e4m3fn -i in.f32 -o out.e4m3fn && od
 od -An -tx1 "$tmp/out.e4m3fn"
 printf '\n$ lowbit decode 0x1ff --format e4m3fn   # bad input: a clear error, exit code 2\n'
 "$lowbit" decode 0x1ff --format e4m3fn || echo "(exit code $?)"
+# A short fp32 training run (one epoch on the first 6000 Fashion-MNIST images), saved and evaluated again.
+show train --model mlp --epochs 1 --train-limit 6000 --save "$tmp/mlp.safetensors"
+show eval --model mlp --load "$tmp/mlp.safetensors"
 printf '\n'
 ./build/release/examples/formats_tour
