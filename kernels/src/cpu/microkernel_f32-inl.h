@@ -63,7 +63,7 @@ HWY_INLINE void store_tile(V (&c0)[kRows], V (&c1)[kRows], float* HWY_RESTRICT c
     }
     return;
   }
-  HWY_ALIGN float tile[kRows * 2 * HWY_MAX_BYTES / sizeof(float)];
+  HWY_ALIGN float tile[kRows * 2 * HWY_MAX_BYTES / sizeof(float)] = {};  // edge tiles only
   for (std::size_t r = 0; r < kRows; ++r) {
     hn::Store(c0[r], d, tile + r * 2 * lanes);
     hn::Store(c1[r], d, tile + r * 2 * lanes + lanes);
@@ -100,6 +100,45 @@ HWY_NOINLINE void micro_kernel_f32(std::size_t kc, const float* HWY_RESTRICT a, 
     b += 2 * lanes;
   }
   store_tile<kRows>(c0, c1, c, ldc, alpha, beta, mr, nr);
+}
+
+// The same register tile straight from unpacked operands, for products with few rows (m <= 16), where
+// packing all of B would cost more than the product itself: A(r, p) = a[r * a_row + p * a_k], B(p, j) =
+// b[p * ldb + j] (B not transposed: each k step is a contiguous run of columns). kMasked reads only the
+// first nr columns (the last, partial tile of a row of C), through a zero-padded copy, so no target reads
+// memory past them.
+template <std::size_t kRows, bool kMasked>
+HWY_NOINLINE void direct_kernel_f32(std::size_t kc, const float* HWY_RESTRICT a, std::int64_t a_row,
+                                    std::int64_t a_k, const float* HWY_RESTRICT b, std::int64_t ldb,
+                                    float* HWY_RESTRICT c, std::int64_t ldc, float alpha, float beta,
+                                    std::size_t nr) {
+  const FloatTag d;
+  const std::size_t lanes = hn::Lanes(d);
+  using V = hn::Vec<FloatTag>;
+  HWY_ALIGN float edge[2 * HWY_MAX_BYTES / sizeof(float)] = {};
+  V c0[kRows], c1[kRows];
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < kRows; ++r) c0[r] = c1[r] = hn::Zero(d);
+  for (std::size_t p = 0; p < kc; ++p) {
+    const float* bp = b + static_cast<std::int64_t>(p) * ldb;
+    V b0, b1;
+    if constexpr (kMasked) {
+      for (std::size_t j = 0; j < nr; ++j) edge[j] = bp[j];
+      b0 = hn::Load(d, edge);
+      b1 = hn::Load(d, edge + lanes);
+    } else {
+      b0 = hn::LoadU(d, bp);
+      b1 = hn::LoadU(d, bp + lanes);
+    }
+    const float* ap = a + static_cast<std::int64_t>(p) * a_k;
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < kRows; ++r) {
+      const V av = hn::Set(d, ap[static_cast<std::int64_t>(r) * a_row]);
+      c0[r] = hn::MulAdd(av, b0, c0[r]);
+      c1[r] = hn::MulAdd(av, b1, c1[r]);
+    }
+  }
+  store_tile<kRows>(c0, c1, c, ldc, alpha, beta, kRows, kMasked ? nr : 2 * lanes);
 }
 
 }  // namespace lowbit::kernels::cpu::HWY_NAMESPACE

@@ -51,8 +51,18 @@ struct Epilogue {
 void set_num_threads(int threads);
 int num_threads();
 
-// C(m x n) = epilogue(op(A)(m x k) * op(B)(k x n)). Throws RangeError naming the argument for an unsupported
-// type pair, a null pointer with nonzero size, or a leading dimension smaller than the row it must hold.
+// C(m x n) = epilogue(op(A)(m x k) * op(B)(k x n)). Throws RangeError naming the argument for a negative
+// size, a null pointer with nonzero size, a leading dimension smaller than the row it must hold (in elements,
+// also for int4), a group size without scales, or an int4 C.
+//   - Integer inputs (int8, uint8, int4, int32) accumulate exactly in int32 (wrapping on overflow); with an
+//     int32 C, alpha 1, beta 0 or 1 and no scales, bias or activation, C gets that exact sum. Otherwise the
+//     int32 sum is converted to fp32 and goes through the epilogue.
+//   - Float inputs accumulate in fp32. bf16, fp16, e4m3fn and e5m2 are exact in fp32 (and fp8 in bf16), so
+//     only the accumulation rounds; float64 inputs are rounded to fp32 first.
+//   - int4 weights with group scales times bf16 / fp8 / fp32 activations: q - zero is exact, the scale is
+//     applied per group in fp32.
+// Paths, by CPU (see cpu_path.hpp): AMX tiles for bf16/fp8/int8/int4-weights, AVX512-BF16 and VNNI, an
+// AVX-512 int4 GEMV for m <= 8, and the Highway fp32 kernel (inputs widened) everywhere else.
 void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a, const MatrixIn& b,
           const MatrixOut& c, const Epilogue& epilogue = {});
 
