@@ -5,7 +5,6 @@
 // group the accumulator is scaled once (an FMA), and zero points come off as scale * zero * sum(a in group).
 // The two threads split N.
 #include <immintrin.h>
-#include <omp.h>
 
 #include <cstdint>
 #include <cstring>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "cpu/problem.hpp"
+#include "cpu/thread_pool.hpp"
 
 namespace lowbit::kernels::cpu {
 
@@ -120,8 +120,11 @@ void gemv_w4_avx512(const GemmProblem& p) {
       }
       w4_rows_dot<kRows>(a_perm.data(), wr, sr, zr, group_sum.data(), p.k, p.b.group_size, &acc[i * p.n + j]);
     };
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::int64_t t = 0; t < pairs; ++t) rows(2 * t, std::integral_constant<int, 2>{});
+    run_parallel(threads, [&](int t, int count) {
+      for (std::int64_t q = pairs * t / count; q < pairs * (t + 1) / count; ++q) {
+        rows(2 * q, std::integral_constant<int, 2>{});
+      }
+    });
     if (p.n % 2 != 0) rows(p.n - 1, std::integral_constant<int, 1>{});
   }
   apply_epilogue(p, acc.data(), p.n, 0, p.m, 0, p.n);

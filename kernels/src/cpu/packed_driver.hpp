@@ -5,13 +5,12 @@
 // the longer side of C and each packs its own panels.
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "cpu/problem.hpp"
+#include "cpu/thread_pool.hpp"
 
 namespace lowbit::kernels::cpu {
 
@@ -70,11 +69,9 @@ void packed_gemm(const GemmProblem& p, typename Kernel::Acc* out, std::int64_t l
     return;
   }
   const bool split_n = p.n >= p.m;
-#pragma omp parallel num_threads(threads)
-  {
+  run_parallel(threads, [&](int t, int count) {
     std::int64_t begin, end;
-    split_range(split_n ? p.n : p.m, split_n ? Kernel::kNR : Kernel::kMR, omp_get_thread_num(),
-                omp_get_num_threads(), begin, end);
+    split_range(split_n ? p.n : p.m, split_n ? Kernel::kNR : Kernel::kMR, t, count, begin, end);
     if (begin < end) {
       if (split_n) {
         block(0, p.m, begin, end);
@@ -82,7 +79,7 @@ void packed_gemm(const GemmProblem& p, typename Kernel::Acc* out, std::int64_t l
         block(begin, end, 0, p.n);
       }
     }
-  }
+  });
 }
 
 // Reads op(X)(row, col) through `read(data, index)` for the packing loops.

@@ -7,13 +7,12 @@
 // measurement on the 2-core Sapphire Rapids (kc 192..768, mc 168..672 tried; 512 x 336 was best, but the
 // differences were within the noise of the shared machine). Threads split C into column (or row) ranges,
 // each packing its own panels, so the two cores share nothing but the inputs.
-#include <omp.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
 #include "cpu/sgemm.hpp"
+#include "cpu/thread_pool.hpp"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/sgemm_simd.cpp"
@@ -130,13 +129,11 @@ void SgemmPacked(const SgemmArgs& g) {
     }
     const std::int64_t unit = static_cast<std::int64_t>(tile_cols());
     const std::int64_t units = (g.n + unit - 1) / unit;
-#pragma omp parallel num_threads(threads)
-    {
-      const std::int64_t t = omp_get_thread_num(), count = omp_get_num_threads();
+    run_parallel(threads, [&](int t, int count) {
       const std::int64_t begin = std::min(g.n, units * t / count * unit);
       const std::int64_t end = std::min(g.n, units * (t + 1) / count * unit);
       if (begin < end) sgemm_direct(g, begin, end);
-    }
+    });
     return;
   }
   const int threads = macs < kThreadedMinMacs ? 1 : g.threads;
@@ -149,9 +146,7 @@ void SgemmPacked(const SgemmArgs& g) {
   const std::int64_t extent = split_n ? g.n : g.m;
   const std::int64_t unit = split_n ? static_cast<std::int64_t>(tile_cols()) : static_cast<std::int64_t>(kMR);
   const std::int64_t units = (extent + unit - 1) / unit;
-#pragma omp parallel num_threads(threads)
-  {
-    const std::int64_t t = omp_get_thread_num(), count = omp_get_num_threads();
+  run_parallel(threads, [&](int t, int count) {
     const std::int64_t begin = std::min(extent, units * t / count * unit);
     const std::int64_t end = std::min(extent, units * (t + 1) / count * unit);
     if (begin < end) {
@@ -161,7 +156,7 @@ void SgemmPacked(const SgemmArgs& g) {
         sgemm_block(g, begin, end, 0, g.n);
       }
     }
-  }
+  });
 }
 
 const char* SgemmTargetName() {

@@ -1,0 +1,95 @@
+#include "cpu/thread_pool.hpp"
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace lowbit::kernels::cpu {
+
+namespace {
+
+class Pool {
+ public:
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+      ++generation_;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  void run(int threads, const std::function<void(int, int)>& body) {
+    std::unique_lock<std::mutex> busy(dispatch_, std::try_to_lock);
+    if (!busy.owns_lock() || threads <= 1) {
+      body(0, 1);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      while (static_cast<int>(workers_.size()) < threads - 1) {
+        const int index = static_cast<int>(workers_.size()) + 1;
+        workers_.emplace_back([this, index] { work(index); });
+      }
+      body_ = &body;
+      count_ = threads;
+      pending_ = threads - 1;
+      ++generation_;
+    }
+    wake_.notify_all();
+    body(0, threads);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    body_ = nullptr;
+  }
+
+ private:
+  void work(int index) {
+    std::uint64_t seen = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      seen = generation_ - 1;  // created for the call in progress: take part in it
+    }
+    for (;;) {
+      const std::function<void(int, int)>* body = nullptr;
+      int count = 0;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return generation_ != seen; });
+        seen = generation_;
+        if (stop_) return;
+        if (index >= count_) continue;  // this call uses fewer threads
+        body = body_;
+        count = count_;
+      }
+      (*body)(index, count);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::mutex dispatch_;  // one parallel call at a time
+  std::mutex mutex_;     // guards everything below
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> workers_;
+  const std::function<void(int, int)>* body_ = nullptr;
+  int count_ = 0, pending_ = 0;
+  std::uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+Pool& pool() {
+  static Pool instance;
+  return instance;
+}
+
+}  // namespace
+
+void run_parallel(int threads, const std::function<void(int, int)>& body) {
+  pool().run(threads, body);
+}
+
+}  // namespace lowbit::kernels::cpu
