@@ -11,6 +11,7 @@
 #define LOWBIT_KERNELS_MICROKERNEL_F32_INL_H_
 #endif
 
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 #include <cstddef>
@@ -85,6 +86,12 @@ HWY_NOINLINE void micro_kernel_f32(std::size_t kc, const float* HWY_RESTRICT a, 
   const FloatTag d;
   const std::size_t lanes = hn::Lanes(d);
   using V = hn::Vec<FloatTag>;
+  // C's rows are a leading dimension apart, often a multiple of 4 KiB, so they share one L1 set and miss
+  // at the store below; fetching them now overlaps those misses with the k loop.
+  for (std::size_t r = 0; r < mr; ++r) {
+    hwy::Prefetch(c + r * ldc);
+    hwy::Prefetch(c + r * ldc + 2 * lanes - 1);
+  }
   V c0[kRows], c1[kRows];
 #pragma GCC unroll 16
   for (std::size_t r = 0; r < kRows; ++r) c0[r] = c1[r] = hn::Zero(d);

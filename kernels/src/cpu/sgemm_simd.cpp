@@ -4,8 +4,8 @@
 // Blocking (AVX-512, per core: 48 KiB L1d, 2 MiB L2): the micro-kernel sweeps a kc x 32 panel of packed B
 // (kKC = 512: 64 KiB, in L1/L2) against the mc x kc block of packed A (kMC = 336 rows: 688 KiB, in L2); the
 // kc x nc block of B (kNC columns) is reused from L2/L3 across all mc blocks. kKC and kMC were picked by
-// measurement on the 2-core Sapphire Rapids (kc 192..768, mc 168..672 tried; 512 x 336 was best, but the
-// differences were within the noise of the shared machine). Threads split C into column (or row) ranges,
+// measurement on the 2-core Sapphire Rapids (kc 192..1024, mc 168..672 tried; kc 256 was clearly worse,
+// 512..1024 alike within the noise of the shared machine). Threads split C into column (or row) ranges,
 // each packing its own panels, so the two cores share nothing but the inputs.
 #include <algorithm>
 #include <cstddef>
