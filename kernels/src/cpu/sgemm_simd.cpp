@@ -8,6 +8,7 @@
 // 512..1024 alike within the noise of the shared machine). Threads split C into column (or row) ranges,
 // each packing its own panels, so the two cores share nothing but the inputs.
 #include <algorithm>
+#include <barrier>
 #include <cstddef>
 #include <cstdint>
 
@@ -118,6 +119,54 @@ HWY_NOINLINE void sgemm_direct(const SgemmArgs& g, std::int64_t j0, std::int64_t
   }
 }
 
+// The Goto loops on `count` threads sharing one packed block of B: for each kc x nc block, every thread packs
+// its share of the B panels, and after a barrier each multiplies its own rows of A (packed into its own
+// buffer) by the whole block. B is packed once in total instead of once per thread, and each thread's A
+// rows are packed once, not all of A per thread.
+HWY_NOINLINE void sgemm_shared_b(const SgemmArgs& g, int t, int count, std::barrier<>& sync) {
+  const auto mr = static_cast<std::int64_t>(kMR);
+  const auto nr = static_cast<std::int64_t>(tile_cols());
+  const std::int64_t mc_max = kMCTiles * mr;
+  static hwy::AlignedFreeUniquePtr<float[]> b_buffer;  // used only by the pool's one parallel call at a time
+  static std::size_t b_capacity = 0;
+  if (t == 0) scratch(b_buffer, b_capacity, static_cast<std::size_t>(kNC * kKC));
+  thread_local hwy::AlignedFreeUniquePtr<float[]> a_buffer;
+  thread_local std::size_t a_capacity = 0;
+  float* packed_a = scratch(a_buffer, a_capacity, static_cast<std::size_t>(mc_max * kKC));
+  const std::int64_t row_units = (g.m + mr - 1) / mr;
+  const std::int64_t i_begin = std::min(g.m, row_units * t / count * mr);
+  const std::int64_t i_end = std::min(g.m, row_units * (t + 1) / count * mr);
+  for (std::int64_t jc = 0; jc < g.n; jc += kNC) {
+    const std::int64_t nc = std::min(kNC, g.n - jc);
+    const std::int64_t panels = (nc + nr - 1) / nr;
+    for (std::int64_t pc = 0; pc < g.k; pc += kKC) {
+      const std::int64_t kc = std::min(kKC, g.k - pc);
+      const float beta = pc == 0 ? g.beta : 1.0f;
+      sync.arrive_and_wait();  // the previous block of B is no longer read (and, first time, allocated)
+      float* packed_b = b_buffer.get();
+      const std::int64_t q0 = panels * t / count, q1 = panels * (t + 1) / count;
+      if (q0 < q1) {
+        pack_b_f32(g.b, g.ldb, g.transpose_b, pc, kc, jc + q0 * nr, std::min(nc, q1 * nr) - q0 * nr,
+                   static_cast<std::size_t>(nr), packed_b + q0 * nr * kc);
+      }
+      sync.arrive_and_wait();  // the whole block of B is packed
+      for (std::int64_t ic = i_begin; ic < i_end; ic += mc_max) {
+        const std::int64_t mc = std::min(mc_max, i_end - ic);
+        pack_a_f32(g.a, g.lda, g.transpose_a, ic, mc, pc, kc, kMR, packed_a);
+        for (std::int64_t jr = 0; jr < nc; jr += nr) {
+          const float* b_panel = packed_b + jr * kc;
+          for (std::int64_t ir = 0; ir < mc; ir += mr) {
+            micro_kernel_f32<kMR>(static_cast<std::size_t>(kc), packed_a + ir * kc, b_panel,
+                                  g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, g.alpha, beta,
+                                  static_cast<std::size_t>(std::min(mr, mc - ir)),
+                                  static_cast<std::size_t>(std::min(nr, nc - jr)));
+          }
+        }
+      }
+    }
+  }
+}
+
 void SgemmPacked(const SgemmArgs& g) {
   const std::int64_t macs = g.m * g.n * g.k;
   if (g.m <= kDirectMaxRows && !g.transpose_b) {
@@ -141,20 +190,12 @@ void SgemmPacked(const SgemmArgs& g) {
     sgemm_block(g, 0, g.m, 0, g.n);
     return;
   }
-  // Split the longer side of C, in whole tiles, so no thread gets a sliver of edge tiles.
-  const bool split_n = g.n >= g.m;
-  const std::int64_t extent = split_n ? g.n : g.m;
-  const std::int64_t unit = split_n ? static_cast<std::int64_t>(tile_cols()) : static_cast<std::int64_t>(kMR);
-  const std::int64_t units = (extent + unit - 1) / unit;
+  std::barrier<> sync(threads);
   run_parallel(threads, [&](int t, int count) {
-    const std::int64_t begin = std::min(extent, units * t / count * unit);
-    const std::int64_t end = std::min(extent, units * (t + 1) / count * unit);
-    if (begin < end) {
-      if (split_n) {
-        sgemm_block(g, 0, g.m, begin, end);
-      } else {
-        sgemm_block(g, begin, end, 0, g.n);
-      }
+    if (count == 1) {  // the pool was busy with another caller: this call runs alone
+      sgemm_block(g, 0, g.m, 0, g.n);
+    } else {
+      sgemm_shared_b(g, t, count, sync);
     }
   });
 }
