@@ -48,6 +48,35 @@ Shape pooled_shape(const Tensor& x, const PoolGeometry& g) {
   return {x.shape()[0], x.shape()[1], g.oh, g.ow};
 }
 
+// Max of every window and its offset in the plane; kFixed > 0 is the window size at compile time.
+template <class T, std::int64_t kFixed>
+void max_pool_planes(const T* px, T* po, std::int32_t* pi, const PoolGeometry& g) {
+  const std::int64_t kernel = kFixed > 0 ? kFixed : g.kernel;
+  for (std::int64_t plane = 0; plane < g.planes; ++plane) {
+    const T* in = px + plane * g.h * g.w;
+    for (std::int64_t oh = 0; oh < g.oh; ++oh) {
+      for (std::int64_t ow = 0; ow < g.ow; ++ow) {
+        const std::int64_t top = oh * g.stride, left = ow * g.stride;
+        std::int64_t best = top * g.w + left;
+        T best_value = in[best];
+        for (std::int64_t i = top; i < top + kernel; ++i) {
+          for (std::int64_t j = left; j < left + kernel; ++j) {
+            const T v = in[i * g.w + j];
+            // PyTorch's rule: strictly larger wins (the first maximum is kept), and a NaN wins, so it
+            // propagates. Selects instead of branches: on real activations the comparison is a coin toss
+            // that a branch predictor loses half the time.
+            const bool take = (v > best_value) | ((v != v) & (best_value == best_value));
+            best_value = take ? v : best_value;
+            best = take ? i * g.w + j : best;
+          }
+        }
+        *po++ = best_value;
+        *pi++ = static_cast<std::int32_t>(best);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, std::int64_t kernel, std::int64_t stride) {
@@ -57,31 +86,12 @@ Tensor max_pool2d(const Tensor& x, std::int64_t kernel, std::int64_t stride) {
   Tensor argmax = empty(out.shape(), DType::int32);
   detail::dispatch_float(x.dtype(), "max_pool2d", [&](auto tag) {
     using T = decltype(tag);
-    const T* px = xc.data<T>();
-    T* po = out.data<T>();
-    std::int32_t* pi = argmax.data<std::int32_t>();
-    for (std::int64_t plane = 0; plane < g.planes; ++plane) {
-      const T* in = px + plane * g.h * g.w;
-      for (std::int64_t oh = 0; oh < g.oh; ++oh) {
-        for (std::int64_t ow = 0; ow < g.ow; ++ow) {
-          const std::int64_t top = oh * g.stride, left = ow * g.stride;
-          std::int64_t best = top * g.w + left;
-          T best_value = in[best];
-          for (std::int64_t i = top; i < top + g.kernel; ++i) {
-            for (std::int64_t j = left; j < left + g.kernel; ++j) {
-              const T v = in[i * g.w + j];
-              // PyTorch's rule: strictly larger wins (the first maximum is kept), and a NaN wins, so it
-              // propagates.
-              if (v > best_value || (std::isnan(v) && !std::isnan(best_value))) {
-                best_value = v;
-                best = i * g.w + j;
-              }
-            }
-          }
-          *po++ = best_value;
-          *pi++ = static_cast<std::int32_t>(best);
-        }
-      }
+    // The CNN's 2x2 windows get a loop with the window size known at compile time (unrolled); other
+    // sizes take the same code with a runtime size.
+    if (g.kernel == 2) {
+      max_pool_planes<T, 2>(xc.data<T>(), out.data<T>(), argmax.data<std::int32_t>(), g);
+    } else {
+      max_pool_planes<T, 0>(xc.data<T>(), out.data<T>(), argmax.data<std::int32_t>(), g);
     }
   });
   return record(out, "max_pool2d", {x}, [g, argmax, x_shape = x.shape()](const Tensor& grad_out) {
