@@ -4,6 +4,10 @@
 
 #include <cmath>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 
@@ -18,8 +22,35 @@ Optimizer::Optimizer(NamedTensors parameters, double lr) : parameters_(std::move
   }
 }
 
+namespace {
+
+// Flush-to-zero and denormals-are-zero while the guard lives (x86 MXCSR), restored afterwards. Moment
+// estimates of parameters whose gradient stays zero (the always-black border pixels of Fashion-MNIST) decay
+// geometrically into the subnormal range, where arithmetic takes microcode assists: an Adam update over
+// 535,818 subnormal moments took 41 ms instead of 0.58 ms on the development machine (0.93 ms with this
+// guard), and the MLP's step time grew from 5.9 to 9.6 ms over 15 epochs. Values below 2^-126 are
+// irrelevant to an update, so they become zero. Only the optimizer runs under it: conversions elsewhere
+// must see subnormals as they are.
+class FlushSubnormals {
+ public:
+#if defined(__SSE2__)
+  FlushSubnormals() : saved_(_mm_getcsr()) {
+    _mm_setcsr(saved_ | 0x8040);
+  }  // FTZ (bit 15) | DAZ (bit 6)
+  ~FlushSubnormals() {
+    _mm_setcsr(saved_);
+  }
+
+ private:
+  unsigned saved_;
+#endif
+};
+
+}  // namespace
+
 void Optimizer::step() {
   NoGradGuard no_grad;
+  const FlushSubnormals flush;
   ++steps_;
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     const Tensor& p = parameters_[i].second;
