@@ -98,8 +98,18 @@ void run_backward(const Tensor& root, const Tensor& seed_in) {
   auto accumulate_leaf = [](const Tensor& leaf, const Tensor& g) {
     MemoryCategoryScope scope(MemoryCategory::gradients);
     Tensor current = leaf.grad();
-    // A fresh contiguous copy, so the .grad never aliases an activation or another leaf's gradient.
-    leaf.impl()->grad = (current.defined() ? add(current, g) : clone(g)).impl();
+    if (current.defined()) {
+      leaf.impl()->grad = add(current, g).impl();
+    } else if (g.impl().use_count() == 1 && g.storage().use_count() == 1 && g.is_contiguous() &&
+               g.offset() == 0) {
+      // A gradient nothing else holds becomes the .grad itself (recharged to gradients): no copy, and no
+      // second weight-sized buffer at the backward's peak.
+      g.storage()->recharge(MemoryCategory::gradients);
+      leaf.impl()->grad = g.impl();
+    } else {
+      // A fresh contiguous copy, so the .grad never aliases an activation or another leaf's gradient.
+      leaf.impl()->grad = clone(g).impl();
+    }
   };
   if (!root.grad_fn()) {
     accumulate_leaf(root, seed);

@@ -22,6 +22,12 @@ Storage::Storage(std::size_t bytes) : bytes_(bytes), category_(MemoryCategorySco
   record_allocation(category_, static_cast<std::int64_t>(bytes_));
 }
 
+void Storage::recharge(MemoryCategory category) {
+  record_allocation(category, static_cast<std::int64_t>(bytes_));
+  record_release(category_, static_cast<std::int64_t>(bytes_));
+  category_ = category;
+}
+
 Storage::~Storage() {
   record_release(category_, static_cast<std::int64_t>(bytes_));
 }

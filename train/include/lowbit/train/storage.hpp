@@ -25,6 +25,8 @@ class Storage {
   virtual void* data() = 0;
   std::size_t bytes() const { return bytes_; }
   MemoryCategory category() const { return category_; }
+  // Moves the accounted bytes to another category (a backward temporary that becomes a parameter's .grad).
+  void recharge(MemoryCategory category);
 
  protected:
   // Charges `bytes` to the calling thread's current memory category until destruction.
