@@ -17,7 +17,7 @@ using namespace lowbit::train;
 using lowbit::train::testing::gradcheck;
 using lowbit::train::testing::random_tensor;
 
-TEST_CASE("the MLP and the CNN map [n,1,28,28] images to [n,10] logits", "[train]") {
+TEST_CASE("the MLP and the CNN map n x 1 x 28 x 28 images to n x 10 logits", "[train]") {
   Rng rng(1);
   const Tensor x = cast(random_tensor({3, 1, 28, 28}, 2), DType::float32);
   auto mlp = make_mlp(rng);
