@@ -230,16 +230,7 @@ void run_s8(const GemmProblem& p) {
 }  // namespace
 
 void gemm_bf16_amx(const GemmProblem& p) {
-  if (epilogue_is_plain_f32(p)) {
-    packed_gemm<AmxBf16Kernel>(p, static_cast<float*>(p.c.data), p.c.ld, p.epilogue.alpha, p.epilogue.beta,
-                               noop);
-    return;
-  }
-  std::vector<float> acc(static_cast<std::size_t>(p.m * p.n));
-  packed_gemm<AmxBf16Kernel>(p, acc.data(), p.n, 1.0f, 0.0f,
-                             [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
-                               apply_epilogue(p, acc.data(), p.n, i0, i1, j0, j1);
-                             });
+  packed_gemm_f32<AmxBf16Kernel>(p);
 }
 
 void gemm_s8_amx(const GemmProblem& p) {

@@ -81,17 +81,7 @@ struct Bf16Kernel {
 }  // namespace
 
 void gemm_bf16_avx512(const GemmProblem& p) {
-  const Epilogue& e = p.epilogue;
-  if (epilogue_is_plain_f32(p)) {
-    packed_gemm<Bf16Kernel>(p, static_cast<float*>(p.c.data), p.c.ld, e.alpha, e.beta,
-                            [](std::int64_t, std::int64_t, std::int64_t, std::int64_t) {});
-    return;
-  }
-  std::vector<float> acc(static_cast<std::size_t>(p.m * p.n));
-  packed_gemm<Bf16Kernel>(p, acc.data(), p.n, 1.0f, 0.0f,
-                          [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
-                            apply_epilogue(p, acc.data(), p.n, i0, i1, j0, j1);
-                          });
+  packed_gemm_f32<Bf16Kernel>(p);
 }
 
 }  // namespace lowbit::kernels::cpu

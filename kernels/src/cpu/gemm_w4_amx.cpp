@@ -229,8 +229,6 @@ struct AmxW4Kernel {
   }
 };
 
-void noop(std::int64_t, std::int64_t, std::int64_t, std::int64_t) {}
-
 }  // namespace
 
 bool gemm_w4_amx_applies(const GemmProblem& p) {
@@ -242,16 +240,7 @@ bool gemm_w4_amx_applies(const GemmProblem& p) {
 }
 
 void gemm_w4_amx(const GemmProblem& p) {
-  if (epilogue_is_plain_f32(p)) {
-    packed_gemm<AmxW4Kernel>(p, static_cast<float*>(p.c.data), p.c.ld, p.epilogue.alpha, p.epilogue.beta,
-                             noop);
-    return;
-  }
-  std::vector<float> acc(static_cast<std::size_t>(p.m * p.n));
-  packed_gemm<AmxW4Kernel>(p, acc.data(), p.n, 1.0f, 0.0f,
-                           [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
-                             apply_epilogue(p, acc.data(), p.n, i0, i1, j0, j1);
-                           });
+  packed_gemm_f32<AmxW4Kernel>(p);
 }
 
 }  // namespace lowbit::kernels::cpu

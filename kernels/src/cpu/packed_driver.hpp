@@ -134,4 +134,20 @@ void pack_b_words(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std::int6
   }
 }
 
+// The float-accumulating kernels' entry: straight into C when the epilogue is only alpha/beta on an fp32
+// output, otherwise into an fp32 workspace that apply_epilogue finishes block by block.
+template <class Kernel>
+void packed_gemm_f32(const GemmProblem& p) {
+  if (epilogue_is_plain_f32(p)) {
+    packed_gemm<Kernel>(p, static_cast<float*>(p.c.data), p.c.ld, p.epilogue.alpha, p.epilogue.beta,
+                        [](std::int64_t, std::int64_t, std::int64_t, std::int64_t) {});
+    return;
+  }
+  std::vector<float> acc(static_cast<std::size_t>(p.m * p.n));
+  packed_gemm<Kernel>(p, acc.data(), p.n, 1.0f, 0.0f,
+                      [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
+                        apply_epilogue(p, acc.data(), p.n, i0, i1, j0, j1);
+                      });
+}
+
 }  // namespace lowbit::kernels::cpu
