@@ -174,7 +174,8 @@ TEST_CASE("dropout's gradient flows only through the kept elements", "[train]") 
       {leaf({6, 7}, 4)});
 }
 
-TEST_CASE("dropout is the identity in evaluation and at p = 0, and rejects p below 0 or from 1 up", "[train]") {
+TEST_CASE("dropout is the identity in evaluation and at p = 0, and rejects p below 0 or from 1 up",
+          "[train]") {
   const Tensor x = random_tensor({3, 4}, 1);
   Rng rng(1);
   const RngState before = rng.state();
