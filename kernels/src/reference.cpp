@@ -211,29 +211,13 @@ double gemm_error_bound(std::int64_t k, double value, double magnitude, DType ou
   // k roundings of the running sum, and a few more in the epilogue (alpha, scales, beta C, bias).
   double err = 2.0 * static_cast<double>(k + 6) * accumulate_u * magnitude;
   if (activation == Activation::gelu_tanh) err = 1.2 * err + 16 * 0x1p-24 * magnitude;
-  double unit = 0, tiny = 0;  // half an ulp relative, and the smallest subnormal step of the output
-  switch (out) {
-    case DType::float64:
-      unit = 0x1p-53, tiny = 0x1p-1074;
-      break;
-    case DType::float32:
-      unit = 0x1p-24, tiny = 0x1p-149;
-      break;
-    case DType::bfloat16:
-      unit = 0x1p-8, tiny = 0x1p-133;
-      break;
-    case DType::float16:
-      unit = 0x1p-11, tiny = 0x1p-24;
-      break;
-    case DType::float8_e4m3fn:
-      unit = 0x1p-4, tiny = 0x1p-9;
-      break;
-    case DType::float8_e5m2:
-      unit = 0x1p-3, tiny = 0x1p-16;
-      break;
-    default:
-      unit = 0, tiny = 1;  // integers: the rounding to an integer
-      break;
+  // Half an ulp relative and the smallest subnormal step of the output, from its spec; integers: the
+  // rounding to an integer.
+  double unit = 0, tiny = 1;
+  if (const Format& format = dtype_format(out); format.is_float()) {
+    const FloatSpec& spec = format.float_spec();
+    unit = std::ldexp(1.0, -(spec.man_bits + 1));
+    tiny = std::ldexp(1.0, spec.emin() - spec.man_bits);
   }
   return err + unit * (std::fabs(value) + err) + tiny;
 }
