@@ -124,13 +124,15 @@ void run_train(Args& args) {
     print_json(document);
     return;
   }
+  double train_seconds = 0;  // the steps only, without data loading and evaluation
+  for (const EpochMetrics& e : result.epochs) train_seconds += e.seconds;
   std::vector<std::pair<std::string, std::string>> rows{
       {"model", fmt::format("{} ({} parameters)", args.options.model, result.parameters)},
       {"test accuracy", fmt::format("{:.4f}", result.test_accuracy)},
       {"test loss", fmt::format("{:.4f}", result.test_loss)},
       {"time",
-       fmt::format("{:.1f} s ({:.2f} ms per step)", result.seconds,
-                   1000.0 * result.seconds / static_cast<double>(std::max<std::int64_t>(result.steps, 1)))}};
+       fmt::format("{:.1f} s ({:.2f} ms per training step)", result.seconds,
+                   1000.0 * train_seconds / static_cast<double>(std::max<std::int64_t>(result.steps, 1)))}};
   for (std::size_t c = 0; c < kMemoryCategoryCount; ++c) {
     rows.emplace_back(fmt::format("peak {}", memory_category_name(static_cast<MemoryCategory>(c))),
                       mib(result.memory.peak[c]));
