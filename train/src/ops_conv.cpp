@@ -166,14 +166,6 @@ double copy_and_sum(const T* src, T* dst, std::int64_t n) {
   return total;
 }
 
-// A contiguous tensor seen with another shape of the same element count (no autograd).
-Tensor view_as(const Tensor& t, const Shape& shape) {
-  auto impl = std::make_shared<TensorImpl>(*t.detach().impl());
-  impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
-  return Tensor(std::move(impl));
-}
-
 // What backward keeps: only what the needed gradients use (the column buffer for dW, the weight for dx).
 struct ConvSaved {
   ConvGeometry g;
@@ -211,7 +203,7 @@ std::vector<Tensor> conv2d_backward(const ConvSaved& saved, const Tensor& grad_o
     if (saved.need_w) {
       gw = empty({g.o, g.taps()}, type);
       detail::gemm_2d(gmat, transpose(saved.col, 0, 1), gw, 0.0f);
-      gw = view_as(gw, saved.w_shape);
+      gw = detail::reshaped_view(gw, saved.w_shape);
     }
     if (saved.need_x) {
       Tensor dcol = empty({g.taps(), g.columns()}, type);
@@ -230,7 +222,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::in
   const ConvGeometry g = conv_geometry(x, weight, bias, stride, padding);
   const DType type = x.dtype();
   const Tensor xc = contiguous(x.detach());
-  const Tensor w2 = view_as(contiguous(weight.detach()), {g.o, g.taps()});
+  const Tensor w2 = detail::reshaped_view(contiguous(weight.detach()), {g.o, g.taps()});
   const Tensor bc = bias.defined() ? contiguous(bias.detach()) : Tensor();
   Tensor col = empty({g.taps(), g.columns()}, type);
   Tensor product = empty({g.o, g.columns()}, type);

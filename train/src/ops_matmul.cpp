@@ -59,11 +59,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     Tensor out = empty({batch, a.shape()[1], b.shape()[2]}, a.dtype());
     // Each batch entry is one 2-D GEMM on views (no copies for row-major or transposed entries).
     auto matrix = [](const Tensor& t, std::int64_t i) {
-      Tensor s = slice(t, 0, i, i + 1);
-      auto impl = std::make_shared<TensorImpl>(*s.detach().impl());
-      impl->shape.erase(impl->shape.begin());
-      impl->strides.erase(impl->strides.begin());
-      return Tensor(std::move(impl));
+      return detail::strided_view(t, Shape(t.shape().begin() + 1, t.shape().end()),
+                                  Shape(t.strides().begin() + 1, t.strides().end()),
+                                  t.offset() + i * t.strides()[0]);
     };
     auto run = [matrix](const Tensor& x, const Tensor& y, const Tensor& o) {
       for (std::int64_t i = 0; i < o.shape()[0]; ++i) {

@@ -74,21 +74,13 @@ Shape drop_axes(const Shape& shape, const std::vector<std::int64_t>& axes) {
   return out;
 }
 
-// A view of `t` (contiguous) with a new shape of the same element count.
-Tensor view_as_shape(const Tensor& t, const Shape& shape) {
-  auto impl = std::make_shared<TensorImpl>(*t.detach().impl());
-  impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
-  return Tensor(std::move(impl));
-}
-
 }  // namespace
 
 Tensor sum(const Tensor& a, std::vector<std::int64_t> axes_in, bool keepdim) {
   const std::vector<std::int64_t> axes = normalize_axes(a, std::move(axes_in), "sum");
   Tensor out = sum_keepdim(a, axes);
   const Shape kept = out.shape();
-  if (!keepdim) out = view_as_shape(out, drop_axes(a.shape(), axes));
+  if (!keepdim) out = detail::reshaped_view(out, drop_axes(a.shape(), axes));
   return record(out, "sum", {a}, [shape = a.shape(), kept](const Tensor& g) {
     return std::vector<Tensor>{expand(reshape(g, kept), shape)};
   });
@@ -117,11 +109,7 @@ Tensor expand(const Tensor& a, const Shape& shape) {
     throw ShapeError(fmt::format("expand: shape {} does not broadcast to {}", shape_string(a.shape()),
                                  shape_string(shape)));
   }
-  auto impl = std::make_shared<TensorImpl>(*a.detach().impl());
-  impl->shape = shape;
-  impl->strides = detail::broadcast_strides(a, shape);
-  impl->offset = a.offset();
-  Tensor out = clone(Tensor(std::move(impl)));
+  Tensor out = clone(detail::strided_view(a, shape, detail::broadcast_strides(a, shape), a.offset()));
   return record(out, "expand", {a},
                 [from = a.shape()](const Tensor& g) { return std::vector<Tensor>{sum_to(g, from)}; });
 }

@@ -21,14 +21,6 @@ std::int64_t normalize_axis(std::int64_t axis, std::int64_t dims, const char* op
   return d;
 }
 
-Tensor view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
-  auto impl = std::make_shared<TensorImpl>(*base.detach().impl());
-  impl->shape = std::move(shape);
-  impl->strides = std::move(strides);
-  impl->offset = offset;
-  return Tensor(std::move(impl));
-}
-
 }  // namespace
 
 Tensor reshape(const Tensor& a, Shape shape) {
@@ -58,7 +50,7 @@ Tensor reshape(const Tensor& a, Shape shape) {
   }
   if (shape == a.shape()) return a;
   const Tensor c = contiguous(a);  // a copy (recorded) only when `a` is not contiguous
-  Tensor out = view(c, shape, contiguous_strides(shape), c.offset());
+  Tensor out = detail::strided_view(c, shape, contiguous_strides(shape), c.offset());
   return record(out, "reshape", {c},
                 [from = c.shape()](const Tensor& g) { return std::vector<Tensor>{reshape(g, from)}; });
 }
@@ -87,7 +79,7 @@ Tensor permute(const Tensor& a, const std::vector<std::int64_t>& order) {
     shape[i] = a.shape()[static_cast<std::size_t>(d)];
     strides[i] = a.strides()[static_cast<std::size_t>(d)];
   }
-  Tensor out = view(a, shape, strides, a.offset());
+  Tensor out = detail::strided_view(a, shape, strides, a.offset());
   return record(out, "permute", {a},
                 [inverse](const Tensor& g) { return std::vector<Tensor>{permute(g, inverse)}; });
 }
@@ -109,12 +101,12 @@ Tensor slice(const Tensor& a, std::int64_t axis, std::int64_t start, std::int64_
   }
   Shape shape = a.shape();
   shape[d] = stop - start;
-  Tensor out = view(a, shape, a.strides(), a.offset() + start * a.strides()[d]);
+  Tensor out = detail::strided_view(a, shape, a.strides(), a.offset() + start * a.strides()[d]);
   return record(out, "slice", {a}, [full_shape = a.shape(), d, start, dtype = a.dtype()](const Tensor& g) {
     Tensor grad = zeros(full_shape, dtype);
     Shape part = full_shape;
     part[d] = g.shape()[d];
-    copy_into(view(grad, part, grad.strides(), start * grad.strides()[d]), g);
+    copy_into(detail::strided_view(grad, part, grad.strides(), start * grad.strides()[d]), g);
     return std::vector<Tensor>{grad};
   });
 }
@@ -140,7 +132,7 @@ Tensor concat(const std::vector<Tensor>& parts, std::int64_t axis) {
   std::int64_t at = 0;
   for (const Tensor& p : parts) {
     starts.push_back(at);
-    copy_into(view(out, p.shape(), out.strides(), out.offset() + at * out.strides()[d]), p);
+    copy_into(detail::strided_view(out, p.shape(), out.strides(), out.offset() + at * out.strides()[d]), p);
     at += p.shape()[d];
   }
   return record(out, "concat", parts, [starts, d, parts_count = parts.size()](const Tensor& g) {

@@ -78,6 +78,11 @@ decltype(auto) dispatch_float(DType type, const char* op, F&& f) {
 // right).
 Shape broadcast_strides(const Tensor& t, const Shape& shape);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+// The storage of `base` seen with another shape, strides and offset, without autograd history.
+Tensor strided_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset);
+// A contiguous tensor seen with another shape of the same element count, without autograd history.
+Tensor reshaped_view(const Tensor& contiguous, const Shape& shape);
+
 // Requires the CPU (the CUDA backend brings its own kernels).
 void require_cpu(const Tensor& t, const char* op);
 

@@ -101,13 +101,7 @@ void Tensor::backward(const Tensor& seed) const {
 }
 
 Tensor Tensor::detach() const {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = impl_->storage;
-  impl->dtype = impl_->dtype;
-  impl->shape = impl_->shape;
-  impl->strides = impl_->strides;
-  impl->offset = impl_->offset;
-  return Tensor(std::move(impl));
+  return detail::strided_view(*this, shape(), strides(), offset());
 }
 
 Tensor empty(const Shape& shape, DType dtype, Device device) {
@@ -239,6 +233,20 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
     out[i] = x == 1 ? y : x;
   }
   return out;
+}
+
+Tensor strided_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = base.storage();
+  impl->dtype = base.dtype();
+  impl->shape = std::move(shape);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  return Tensor(std::move(impl));
+}
+
+Tensor reshaped_view(const Tensor& contiguous, const Shape& shape) {
+  return strided_view(contiguous, shape, contiguous_strides(shape), contiguous.offset());
 }
 
 void require_cpu(const Tensor& t, const char* op) {
