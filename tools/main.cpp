@@ -10,6 +10,13 @@
 #include "cli_common.hpp"
 #include "lowbit/formats/error.hpp"
 
+// The checkpoint commands (cmd_quantize.cpp, cmd_inspect.cpp, cmd_dequantize.cpp).
+namespace lowbit::cli {
+void add_quantize_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
+void add_dequantize_command(CLI::App& app);
+}  // namespace lowbit::cli
+
 int main(int argc, char** argv) {
   CLI::App app{"lowbit: bit-exact number formats, quantization and low-precision training"};
   app.require_subcommand(1);
@@ -22,6 +29,8 @@ int main(int argc, char** argv) {
       "  lowbit table e2m1 --csv\n"
       "  lowbit convert --from fp32 --to e4m3fn -i weights.f32 -o weights.e4m3\n"
       "  lowbit train --model cnn --epochs 15 --seed 1 --metrics cnn.json\n"
+      "  lowbit quantize model.safetensors -o model-q8_0.gguf --scheme q8_0\n"
+      "  lowbit inspect model-q8_0.gguf\n"
       "Run `lowbit <command> --help` for each command's options.");
   lowbit::cli::add_formats_command(app);
   lowbit::cli::add_decode_command(app);
@@ -30,6 +39,9 @@ int main(int argc, char** argv) {
   lowbit::cli::add_convert_command(app);
   lowbit::cli::add_train_command(app);
   lowbit::cli::add_eval_command(app);
+  lowbit::cli::add_quantize_command(app);
+  lowbit::cli::add_inspect_command(app);
+  lowbit::cli::add_dequantize_command(app);
   // CLI11 reports an unknown command as a missing one; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
