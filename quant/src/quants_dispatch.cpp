@@ -47,7 +47,7 @@ bool can_dequantize(GgmlType type) {
 namespace {
 
 // NaN and infinity have the largest magnitude bits; one integer max over the row finds them.
-void check_finite(const float* x, std::int64_t n) {
+LOWBIT_QUANT_CLONES void check_finite(const float* x, std::int64_t n) {
   std::uint32_t worst = 0;
   for (std::int64_t i = 0; i < n; ++i) {
     std::uint32_t bits;

@@ -5,6 +5,14 @@
 #include <cstdint>
 #include <cstring>
 
+// The hot loops are compiled for AVX-512, AVX2 and the x86-64 baseline and picked at run time (GCC's
+// target_clones): wider vectors, the same IEEE operations in the same order, so the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LOWBIT_QUANT_CLONES [[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]]
+#else
+#define LOWBIT_QUANT_CLONES
+#endif
+
 namespace lowbit::quant::detail {
 
 // ggml's nearest_int: adding 1.5 * 2^23 makes the float unit round the value to an integer (nearest,

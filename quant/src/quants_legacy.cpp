@@ -1,5 +1,6 @@
 // The blocks of 32 (ggml-quants.c quantize_row_q{8_0,4_0,4_1,5_0,5_1}_ref and dequantize_row_*): one fp16
 // scale (and an fp16 minimum for the _1 types) per 32 elements.
+#include <bit>
 #include <cfloat>
 #include <cmath>
 
@@ -47,10 +48,16 @@ inline int min_int(int a, int b) {
 
 }  // namespace
 
-void quantize_q8_0(const float* x, std::int64_t blocks, std::uint8_t* out) {
+LOWBIT_QUANT_CLONES void quantize_q8_0(const float* x, std::int64_t blocks, std::uint8_t* out) {
   for (std::int64_t i = 0; i < blocks; ++i, x += kQk, out += 34) {
-    float amax = 0.0f;
-    for (int j = 0; j < kQk; ++j) amax = std::fmax(amax, std::fabs(x[j]));  // inputs are finite
+    // ggml's MAX(amax, fabsf(v)); for finite inputs (checked by quantize_row) the largest magnitude is the
+    // largest of the sign-cleared bit patterns, an integer max the compiler vectorizes.
+    std::uint32_t amax_bits = 0;
+    for (int j = 0; j < kQk; ++j) {
+      const std::uint32_t bits = std::bit_cast<std::uint32_t>(x[j]) & 0x7fffffffu;
+      amax_bits = bits > amax_bits ? bits : amax_bits;
+    }
+    const float amax = std::bit_cast<float>(amax_bits);
     const float d = amax / ((1 << 7) - 1);
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     store_u16(out, fp32_to_fp16(d));
@@ -59,7 +66,7 @@ void quantize_q8_0(const float* x, std::int64_t blocks, std::uint8_t* out) {
   }
 }
 
-void quantize_q4_0(const float* x, std::int64_t blocks, std::uint8_t* out) {
+LOWBIT_QUANT_CLONES void quantize_q4_0(const float* x, std::int64_t blocks, std::uint8_t* out) {
   for (std::int64_t i = 0; i < blocks; ++i, x += kQk, out += 18) {
     const float d = signed_absmax(x) / -8;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
@@ -74,7 +81,7 @@ void quantize_q4_0(const float* x, std::int64_t blocks, std::uint8_t* out) {
   }
 }
 
-void quantize_q4_1(const float* x, std::int64_t blocks, std::uint8_t* out) {
+LOWBIT_QUANT_CLONES void quantize_q4_1(const float* x, std::int64_t blocks, std::uint8_t* out) {
   for (std::int64_t i = 0; i < blocks; ++i, x += kQk, out += 20) {
     float min, max;
     min_max(x, min, max);
@@ -134,7 +141,7 @@ void quantize_q5_1(const float* x, std::int64_t blocks, std::uint8_t* out) {
   }
 }
 
-void dequantize_q8_0(const std::uint8_t* in, std::int64_t blocks, float* y) {
+LOWBIT_QUANT_CLONES void dequantize_q8_0(const std::uint8_t* in, std::int64_t blocks, float* y) {
   for (std::int64_t i = 0; i < blocks; ++i, in += 34, y += kQk) {
     const float d = fp16_to_fp32(load_u16(in));
     const auto* qs = reinterpret_cast<const std::int8_t*>(in + 2);
@@ -142,7 +149,7 @@ void dequantize_q8_0(const std::uint8_t* in, std::int64_t blocks, float* y) {
   }
 }
 
-void dequantize_q4_0(const std::uint8_t* in, std::int64_t blocks, float* y) {
+LOWBIT_QUANT_CLONES void dequantize_q4_0(const std::uint8_t* in, std::int64_t blocks, float* y) {
   for (std::int64_t i = 0; i < blocks; ++i, in += 18, y += kQk) {
     const float d = fp16_to_fp32(load_u16(in));
     for (int j = 0; j < kQk / 2; ++j) {
@@ -152,7 +159,7 @@ void dequantize_q4_0(const std::uint8_t* in, std::int64_t blocks, float* y) {
   }
 }
 
-void dequantize_q4_1(const std::uint8_t* in, std::int64_t blocks, float* y) {
+LOWBIT_QUANT_CLONES void dequantize_q4_1(const std::uint8_t* in, std::int64_t blocks, float* y) {
   for (std::int64_t i = 0; i < blocks; ++i, in += 20, y += kQk) {
     const float d = fp16_to_fp32(load_u16(in));
     const float m = fp16_to_fp32(load_u16(in + 2));
