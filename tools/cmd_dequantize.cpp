@@ -1,4 +1,5 @@
-// `lowbit dequantize IN.gguf -o OUT.safetensors [--dtype f32|f16|bf16]`: every tensor back to floats.
+// `lowbit dequantize IN.gguf|IN.safetensors -o OUT.safetensors [--dtype f32|f16|bf16]`: every quantized
+// tensor back to floats.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -32,16 +33,23 @@ void run(const Args& args) {
     throw Error(fmt::format("output '{}' is the input; choose another name", args.output));
   }
   ByteProgress bar("dequantize");
-  quant::dequantize_gguf(args.input, args.output, dtype,
-                         [&bar](std::uint64_t done, std::uint64_t total) { bar.update(done, total); });
+  const auto progress = [&bar](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
+  if (std::filesystem::path(args.input).extension() == ".safetensors") {
+    quant::dequantize_compressed_tensors(args.input, args.output, dtype, progress);
+  } else {
+    quant::dequantize_gguf(args.input, args.output, dtype, progress);
+  }
 }
 
 }  // namespace
 
 void add_dequantize_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("dequantize", "Dequantize a GGUF file into a safetensors file");
+  auto* cmd = app.add_subcommand(
+      "dequantize", "Dequantize a GGUF or compressed-tensors file into a plain safetensors file");
   auto args = std::make_shared<Args>();
-  cmd->add_option("input", args->input, "a .gguf file")->required();
+  cmd->add_option("input", args->input,
+                  "a .gguf file, or a .safetensors compressed-tensors file lowbit wrote")
+      ->required();
   cmd->add_option("-o,--output", args->output, "the .safetensors file to write")->required();
   cmd->add_option("--dtype", args->dtype, "f32 (default), f16 or bf16; integer tensors are copied");
   cmd->footer("Examples:\n  lowbit dequantize model-q4_0.gguf -o model-q4_0.safetensors --dtype bf16");

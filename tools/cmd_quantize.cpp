@@ -64,15 +64,11 @@ void check_not_input(const train::SafetensorsCheckpoint& in, const fs::path& out
 void run(const Args& args) {
   const fs::path out(args.output);
   const std::string ext = out.extension().string();
-  if (ext == ".safetensors") {
+  if (ext != ".gguf" && ext != ".safetensors") {
     throw RangeError(
-        fmt::format("output '{}': compressed-tensors safetensors output is not implemented yet; "
-                    "use a .gguf output",
+        fmt::format("output '{}': the extension must be .gguf or .safetensors (the format follows "
+                    "from it)",
                     args.output));
-  }
-  if (ext != ".gguf") {
-    throw RangeError(
-        fmt::format("output '{}': the extension must be .gguf (the format follows from it)", args.output));
   }
   if (args.threads < 1) throw RangeError(fmt::format("--threads {}: must be at least 1", args.threads));
   const auto input = train::SafetensorsCheckpoint::open(args.input);
@@ -84,7 +80,8 @@ void run(const Args& args) {
   ByteProgress bar("quantize " + args.scheme);
   options.progress = [&bar](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
   const auto start = std::chrono::steady_clock::now();
-  const auto report = quant::quantize_to_gguf(input, out, options);
+  const auto report = ext == ".gguf" ? quant::quantize_to_gguf(input, out, options)
+                                     : quant::quantize_to_compressed_tensors(input, out, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto total = report.total_error();
 
@@ -155,11 +152,17 @@ void add_quantize_command(CLI::App& app) {
   auto args = std::make_shared<Args>();
   cmd->add_option("input", args->input, "a .safetensors file, a model.safetensors.index.json, or a folder")
       ->required();
-  cmd->add_option("-o,--output", args->output, "output file; its extension picks the format (.gguf)")
+  cmd->add_option(
+         "-o,--output", args->output,
+         "output file; its extension picks the format: .gguf, or .safetensors (compressed-tensors, with a "
+         "config.json beside it)")
       ->required();
-  cmd->add_option("--scheme", args->scheme,
-                  "scheme of the 2-D float weights: " + quant::scheme_names() +
-                      "; or a mix: q4_K_M, q5_K_M (llama.cpp's)")
+  cmd->add_option(
+         "--scheme", args->scheme,
+         "scheme of the 2-D float weights. GGUF: " + quant::scheme_names() +
+             "; or a mix: q4_K_M, q5_K_M (llama.cpp's). compressed-tensors (.safetensors): int8, int4, "
+             "fp8 with -channel, -tensor, -g32/-g64/-g128, -asym, -mse (int8: per channel, int4: "
+             "g128, fp8: per channel by default)")
       ->required();
   cmd->add_option(
       "--rule", args->rules,
@@ -174,7 +177,9 @@ void add_quantize_command(CLI::App& app) {
       "Examples:\n"
       "  lowbit quantize model.safetensors -o model-q8_0.gguf --scheme q8_0\n"
       "  lowbit quantize model.safetensors.index.json -o model.gguf --scheme q4_K_M\n"
-      "  lowbit quantize ckpt/ -o m.gguf --scheme q4_0 --rule 'embed=q8_0' --rule 'lm_head=f16' --json");
+      "  lowbit quantize ckpt/ -o m.gguf --scheme q4_0 --rule 'embed=q8_0' --rule 'lm_head=f16' --json\n"
+      "  lowbit quantize model.safetensors -o out/model.safetensors --scheme int4-g128-asym --rule "
+      "'lm_head=keep'");
   cmd->callback([args] { run(*args); });
 }
 

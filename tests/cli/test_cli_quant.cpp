@@ -221,3 +221,37 @@ TEST_CASE("inspect and dequantize refuse malformed GGUF with exit code 2 and lea
   require_bad_input(run_cli({"dequantize", dir.file("bad.gguf"), "-o", dir.file("d.safetensors")}),
                     "bad magic");
 }
+
+TEST_CASE("quantize to .safetensors writes compressed-tensors with a config.json that dequantize reads",
+          "[cli]") {
+  TempDir dir;
+  const auto in = dir.file("model.safetensors");
+  write_file(in, small_checkpoint());
+  std::filesystem::create_directories(dir.file("out"));
+  const auto r = run_cli({"quantize", in, "-o", dir.file("out/model.safetensors"), "--scheme",
+                          "int4-g32-asym", "--rule", "mlp=fp8", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto config = json::parse(read_file(dir.file("out/config.json")));
+  const auto& q = config["quantization_config"];
+  CHECK(q["quant_method"] == "compressed-tensors");
+  CHECK(q["format"] == "mixed-precision");
+  CHECK(q["config_groups"].size() == 2);
+  const auto listed = json::parse(run_cli({"inspect", dir.file("out/model.safetensors"), "--json"}).out);
+  std::map<std::string, json> by_name;
+  for (const auto& t : listed["tensors"]) by_name[t["name"]] = t;
+  CHECK(by_name["layers.0.attn.weight_packed"]["shape"] == json::array({4, 8}));
+  CHECK(by_name["layers.0.attn.weight_scale"]["shape"] == json::array({4, 2}));
+  CHECK(by_name["layers.0.attn.weight_zero_point"]["shape"] == json::array({1, 2}));
+  CHECK(by_name["layers.0.mlp.weight"]["dtype"] == "F8_E4M3");
+  const auto back =
+      run_cli({"dequantize", dir.file("out/model.safetensors"), "-o", dir.file("d.safetensors")});
+  INFO(back.err);
+  REQUIRE(back.exit_code == 0);
+  CHECK(file_exists(dir.file("d.safetensors")));
+  require_bad_input(run_cli({"quantize", in, "-o", dir.file("x.safetensors"), "--scheme", "int4-g48"}),
+                    "g48");
+  require_bad_input(run_cli({"quantize", in, "-o", dir.file("x.safetensors"), "--scheme", "q4_K"}),
+                    "unknown compressed-tensors scheme 'q4_K'");
+  CHECK_FALSE(file_exists(dir.file("x.safetensors")));
+}

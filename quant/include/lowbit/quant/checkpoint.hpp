@@ -59,3 +59,22 @@ void dequantize_gguf(const std::filesystem::path& input, const std::filesystem::
                      std::string_view dtype, const Progress& progress = {});
 
 }  // namespace lowbit::quant
+
+namespace lowbit::quant {
+
+// Quantizes `input` into a compressed-tensors safetensors file `output` (schemes: compressed_tensors.hpp;
+// rules "REGEX=SCHEME" with those schemes or keep). Only 2-D `*.weight` tensors are quantized; rows whose
+// length is not a whole number of groups fall back to per-channel scales. The quantization_config goes
+// into the file's metadata ("quantization_config") and into a config.json beside the output (the input's
+// config.json with it added, when there is one), unless that would overwrite the input's own config.json.
+// Memory: one tensor at a time, in fp32.
+QuantizeReport quantize_to_compressed_tensors(const train::SafetensorsCheckpoint& input,
+                                              const std::filesystem::path& output,
+                                              const QuantizeOptions& options);
+
+// Dequantizes a compressed-tensors file written by lowbit (its metadata's quantization_config) into plain
+// safetensors: every quantized module's weight as `dtype` (F32, F16, BF16), the other tensors copied.
+void dequantize_compressed_tensors(const std::filesystem::path& input, const std::filesystem::path& output,
+                                   std::string_view dtype, const Progress& progress = {});
+
+}  // namespace lowbit::quant
