@@ -21,16 +21,19 @@ inline std::int8_t round_away(float v) {
   return static_cast<std::int8_t>(v < 0 ? -r : r);
 }
 
-// The element of largest magnitude, the first of equals (ggml scans with a strict `<`).
+// The element of largest magnitude, the first of equals (ggml scans with a strict `<`): the largest
+// sign-cleared bit pattern (an integer max that vectorizes; inputs are finite), then its first position.
 inline float signed_absmax(const float* x) {
-  float amax = 0.0f, max = 0.0f;
+  std::uint32_t bits[kQk];
+  std::uint32_t amax = 0;
   for (int j = 0; j < kQk; ++j) {
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
+    bits[j] = std::bit_cast<std::uint32_t>(x[j]) & 0x7fffffffu;
+    amax = bits[j] > amax ? bits[j] : amax;
   }
-  return max;
+  if (amax == 0) return 0.0f;  // ggml's max stays 0 when no |x| exceeds 0
+  int first = 0;
+  while (bits[first] != amax) ++first;
+  return x[first];
 }
 
 inline void min_max(const float* x, float& min, float& max) {
@@ -71,13 +74,13 @@ LOWBIT_QUANT_CLONES void quantize_q4_0(const float* x, std::int64_t blocks, std:
     const float d = signed_absmax(x) / -8;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     store_u16(out, fp32_to_fp16(d));
-    for (int j = 0; j < kQk / 2; ++j) {
-      const float x0 = x[j] * id;
-      const float x1 = x[kQk / 2 + j] * id;
-      const auto xi0 = static_cast<std::uint8_t>(min_int(15, static_cast<std::int8_t>(x0 + 8.5f)));
-      const auto xi1 = static_cast<std::uint8_t>(min_int(15, static_cast<std::int8_t>(x1 + 8.5f)));
-      out[2 + j] = static_cast<std::uint8_t>(xi0 | (xi1 << 4));
+    std::uint8_t q[kQk];
+    for (int j = 0; j < kQk; ++j) {
+      // (int8_t)(x * id + 8.5f): truncation of a value in [0, 17), then MIN(15, ...).
+      const int v = static_cast<int>(x[j] * id + 8.5f);
+      q[j] = static_cast<std::uint8_t>(v < 15 ? v : 15);
     }
+    for (int j = 0; j < kQk / 2; ++j) out[2 + j] = static_cast<std::uint8_t>(q[j] | (q[kQk / 2 + j] << 4));
   }
 }
 
