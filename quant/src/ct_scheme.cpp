@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
+#include "lowbit/formats/block.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/formats/float.hpp"
 #include "lowbit/quant/compressed_tensors.hpp"
@@ -21,7 +23,19 @@ Range code_range(const CtScheme& s) {
   return {-(1 << (s.bits - 1)), (1 << (s.bits - 1)) - 1};
 }
 
+constexpr RoundOptions kSaturate{Rounding::nearest_even, Policy::saturate, 0};
+
+float bf16_round(float v) {
+  return bfloat16::from(v).to_float();
+}
+
 float quantize_one(const CtScheme& s, float x, float scale, int zp, float* back) {
+  if (s.is_fp4()) {
+    const auto code = float4_e2m1fn::from(scale != 0.0f ? x / scale : 0.0f, kSaturate);
+    const float v = code.to_float() * scale;
+    *back = s.kind == CtScheme::Kind::nvfp4 ? bf16_round(v) : v;
+    return static_cast<float>(code.bits());
+  }
   if (s.kind == CtScheme::Kind::fp8) {
     const auto code = float8_e4m3fn::from(x / scale);
     *back = code.to_float() * scale;
@@ -72,7 +86,22 @@ double group_error(const CtScheme& s, const float* x, std::int64_t n, float scal
 }  // namespace
 
 std::string CtScheme::strategy() const {
+  if (kind == Kind::nvfp4) return "tensor_group";
   return group > 0 ? "group" : group == 0 ? "channel" : "tensor";
+}
+
+std::string CtScheme::format() const {
+  switch (kind) {
+    case Kind::int_packed:
+      return "pack-quantized";
+    case Kind::fp8:
+      return "float-quantized";
+    case Kind::nvfp4:
+      return "nvfp4-pack-quantized";
+    case Kind::mxfp4:
+      return "mxfp4-pack-quantized";
+  }
+  return "";
 }
 
 std::int64_t CtScheme::groups_per_row(std::int64_t cols) const {
@@ -84,6 +113,13 @@ std::optional<CtScheme> parse_ct_scheme(std::string_view name) {
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
   CtScheme s;
   std::string_view rest;
+  if (lower == "nvfp4" || lower == "mxfp4") {
+    s.kind = lower == "nvfp4" ? CtScheme::Kind::nvfp4 : CtScheme::Kind::mxfp4;
+    s.bits = 4;
+    s.group = lower == "nvfp4" ? 16 : 32;
+    s.name = lower;
+    return s;
+  }
   if (lower.starts_with("int8")) {
     s.bits = 8;
     s.group = 0;
@@ -133,7 +169,43 @@ std::optional<CtScheme> parse_ct_scheme(std::string_view name) {
   return s;
 }
 
+namespace {
+
+float abs_max(const float* x, std::int64_t n) {
+  float m = 0;
+  for (std::int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(x[i]));
+  return m;
+}
+
+CtParams fp4_params(const CtScheme& s, const float* x, std::int64_t rows, std::int64_t cols) {
+  const std::int64_t count = rows * cols / s.group;
+  CtParams p;
+  p.scale.resize(count);
+  p.scale_code.resize(count);
+  if (s.kind == CtScheme::Kind::nvfp4) {
+    const float amax = abs_max(x, rows * cols);
+    p.global_scale = amax > 0 ? 448.0f * 6.0f / amax : 1.0f;
+    if (!std::isfinite(p.global_scale)) p.global_scale = std::numeric_limits<float>::max();
+  }
+  for (std::int64_t g = 0; g < count; ++g) {
+    const float amax = abs_max(x + g * s.group, s.group);
+    if (s.kind == CtScheme::Kind::nvfp4) {
+      const auto code = float8_e4m3fn::from(amax / 6.0f * p.global_scale, kSaturate);
+      p.scale_code[g] = code.bits();
+      // The package's arithmetic: the e4m3 scale (exact in bf16) divided by G in fp32.
+      p.scale[g] = code.to_float() / p.global_scale;
+    } else {
+      p.scale_code[g] = mx_scale_code(unpack_float32(amax), 2);  // e2m1's largest normal is 2^2
+      p.scale[g] = float8_e8m0fnu::from_bits(p.scale_code[g]).to_float();
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
 CtParams ct_params(const CtScheme& s, const float* x, std::int64_t rows, std::int64_t cols) {
+  if (s.is_fp4()) return fp4_params(s, x, rows, cols);
   const std::int64_t groups = s.groups_per_row(cols);
   const std::int64_t len = s.group > 0 ? s.group : s.group == 0 ? cols : rows * cols;
   const std::int64_t count = s.group < 0 ? 1 : rows * groups;

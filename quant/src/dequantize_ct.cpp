@@ -33,16 +33,79 @@ CtScheme scheme_from_args(const nlohmann::json& w, const std::string& file) {
     s.kind = w.at("type").get<std::string>() == "float" ? CtScheme::Kind::fp8 : CtScheme::Kind::int_packed;
     s.symmetric = w.value("symmetric", true);
     const std::string strategy = w.at("strategy").get<std::string>();
-    s.group = strategy == "group" ? w.at("group_size").get<int>() : strategy == "channel" ? 0 : -1;
+    s.group = strategy == "group" || strategy == "tensor_group" ? w.at("group_size").get<int>()
+              : strategy == "channel"                           ? 0
+                                                                : -1;
+    if (s.kind == CtScheme::Kind::fp8 && s.bits == 4) {
+      s.kind = s.group == 16 ? CtScheme::Kind::nvfp4 : CtScheme::Kind::mxfp4;
+    }
   } catch (const nlohmann::json::exception& e) {
     throw FileError(fmt::format("{}: quantization_config weights {}: {}", file, w.dump(), e.what()));
   }
   if ((s.kind == CtScheme::Kind::int_packed && s.bits != 4 && s.bits != 8) ||
-      (s.kind == CtScheme::Kind::fp8 && s.bits != 8)) {
-    throw FileError(
-        fmt::format("{}: quantization_config weights {}: lowbit reads int4, int8 and fp8", file, w.dump()));
+      (s.kind == CtScheme::Kind::fp8 && s.bits != 8) || (s.is_fp4() && s.group != 16 && s.group != 32)) {
+    throw FileError(fmt::format(
+        "{}: quantization_config weights {}: lowbit reads int4, int8, fp8, nvfp4 and mxfp4", file, w.dump()));
   }
   return s;
+}
+
+// An nvfp4 / mxfp4 module's weight: e2m1 codes times the block scale (nvfp4: fp32(s / G), then bfloat16,
+// as the package computes it).
+train::SafetensorsEntry fp4_entry(const train::SafetensorsFile& in, const std::string& module,
+                                  const CtScheme& s, const std::string& dtype, DType target,
+                                  std::uint64_t& done, std::uint64_t total, const Progress& progress) {
+  const std::string file = in.path().string();
+  const auto& packed = in.at(suffixed(module, ".weight_packed"));
+  const auto& scale = in.at(suffixed(module, ".weight_scale"));
+  if (packed.dtype != "U8" || packed.shape.size() != 2) {
+    throw FileError(fmt::format("{}: tensor \"{}\" must be U8 of 2 dimensions", file, packed.name));
+  }
+  const std::int64_t rows = packed.shape[0], cols = packed.shape[1] * 2;
+  const std::int64_t blocks = cols / s.group;
+  if (cols % s.group != 0 || scale.data.size() != static_cast<std::uint64_t>(rows * blocks) ||
+      scale.dtype != (s.kind == CtScheme::Kind::nvfp4 ? "F8_E4M3" : "U8")) {
+    throw FileError(fmt::format("{}: tensor \"{}\": {} {} bytes do not fit [{}, {}] in groups of {}", file,
+                                scale.name, scale.dtype, scale.data.size(), rows, cols, s.group));
+  }
+  float global = 1.0f;
+  if (s.kind == CtScheme::Kind::nvfp4) {
+    const auto& g = in.at(suffixed(module, ".weight_global_scale"));
+    if (g.dtype != "F32" || g.data.size() != 4) {
+      throw FileError(fmt::format("{}: tensor \"{}\" must be one F32", file, g.name));
+    }
+    std::memcpy(&global, g.data.data(), 4);
+  }
+  const auto* pp = &packed;
+  const auto* sp = &scale;
+  return train::SafetensorsEntry::streamed(
+      suffixed(module, ".weight"), dtype, {rows, cols}, [=, &done, &progress](train::AtomicFile& out) {
+        std::vector<float> y(static_cast<std::size_t>(cols));
+        std::vector<std::uint8_t> converted(static_cast<std::size_t>(cols) * 2);
+        for (std::int64_t r = 0; r < rows; ++r) {
+          for (std::int64_t c = 0; c < cols; ++c) {
+            const std::uint8_t byte = pp->data[static_cast<std::size_t>(r * cols / 2 + c / 2)];
+            const auto code = static_cast<std::uint8_t>(c % 2 == 0 ? byte & 0xF : byte >> 4);
+            const std::uint8_t sc = sp->data[static_cast<std::size_t>(r * blocks + c / s.group)];
+            const float e = float4_e2m1fn::from_bits(code).to_float();
+            if (s.kind == CtScheme::Kind::nvfp4) {
+              const float block = float8_e4m3fn::from_bits(sc).to_float() / global;
+              y[c] = bfloat16::from(e * block).to_float();
+            } else {
+              y[c] = e * float8_e8m0fnu::from_bits(sc).to_float();
+            }
+          }
+          if (target == DType::float32) {
+            out.write(y.data(), y.size() * 4);
+          } else {
+            convert_bulk(dtype_format(DType::float32), y.data(), dtype_format(target), converted.data(),
+                         y.size());
+            out.write(converted.data(), converted.size());
+          }
+        }
+        done += pp->data.size();
+        if (progress) progress(done, total);
+      });
 }
 
 }  // namespace
@@ -82,8 +145,8 @@ void dequantize_compressed_tensors(const std::filesystem::path& input, const std
   for (const auto& t : in.tensors()) {
     std::string module;
     bool consumed = false;  // a part of a quantized module other than its codes: read with the codes
-    for (const std::string_view suffix :
-         {".weight_packed", ".weight_scale", ".weight_shape", ".weight_zero_point", ".weight"}) {
+    for (const std::string_view suffix : {".weight_packed", ".weight_scale", ".weight_shape",
+                                          ".weight_zero_point", ".weight_global_scale", ".weight"}) {
       if (t.name.ends_with(suffix)) {
         module = t.name.substr(0, t.name.size() - suffix.size());
         if (!modules.count(module)) {
@@ -101,6 +164,10 @@ void dequantize_compressed_tensors(const std::filesystem::path& input, const std
       continue;
     }
     const CtScheme s = modules.at(module);
+    if (s.is_fp4()) {
+      entries.push_back(fp4_entry(in, module, s, std::string(dtype), target, done, total, progress));
+      continue;
+    }
     std::vector<std::int64_t> shape = t.shape;
     if (s.kind == CtScheme::Kind::int_packed) {
       const auto& st = tensor(suffixed(module, ".weight_shape"));

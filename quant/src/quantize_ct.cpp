@@ -89,7 +89,7 @@ const CtParams& params_of(State& st, const std::vector<Planned>& plan, std::size
 
 nlohmann::json weight_args(const CtScheme& s) {
   nlohmann::json a = {{"num_bits", s.bits},
-                      {"type", s.kind == CtScheme::Kind::fp8 ? "float" : "int"},
+                      {"type", s.kind == CtScheme::Kind::int_packed ? "int" : "float"},
                       {"symmetric", s.symmetric},
                       {"group_size", s.group > 0 ? nlohmann::json(s.group) : nlohmann::json(nullptr)},
                       {"strategy", s.strategy()},
@@ -99,7 +99,7 @@ nlohmann::json weight_args(const CtScheme& s) {
 }
 
 std::string format_of(const CtScheme& s) {
-  return s.kind == CtScheme::Kind::fp8 ? "float-quantized" : "pack-quantized";
+  return s.format();
 }
 
 }  // namespace
@@ -135,6 +135,10 @@ QuantizeReport quantize_to_compressed_tensors(const train::SafetensorsCheckpoint
           fmt::format("tensor \"{}\" ({} {}-D): compressed-tensors quantizes 2-D float *.weight "
                       "tensors only",
                       t->name, t->dtype, t->shape.size()));
+    }
+    if (p.scheme && p.scheme->is_fp4() && t->shape[1] % p.scheme->group != 0) {
+      p.reason += fmt::format("; rows of {} not a multiple of {}: kept", t->shape[1], p.scheme->group);
+      p.scheme.reset();
     }
     if (p.scheme && p.scheme->group > 0 && t->shape[1] % p.scheme->group != 0) {
       p.reason +=
@@ -218,6 +222,12 @@ QuantizeReport quantize_to_compressed_tensors(const train::SafetensorsCheckpoint
       st.reports[i].error.add(x.data(), back.data(), x.size());
       if (s.kind == CtScheme::Kind::fp8) {
         out.write(codes.data(), codes.size());
+      } else if (s.is_fp4()) {
+        std::vector<std::uint8_t> pairs(codes.size() / 2);
+        for (std::size_t k = 0; k < pairs.size(); ++k) {
+          pairs[k] = static_cast<std::uint8_t>((codes[2 * k] & 0xF) | ((codes[2 * k + 1] & 0xF) << 4));
+        }
+        out.write(pairs.data(), pairs.size());
       } else {
         const std::int64_t words = (cols * s.bits + 31) / 32;
         std::vector<std::int32_t> packed(static_cast<std::size_t>(words));
@@ -233,6 +243,28 @@ QuantizeReport quantize_to_compressed_tensors(const train::SafetensorsCheckpoint
       const auto& params = params_of(st, plan, i);
       out.write(params.scale.data(), scale_count * 4);
     };
+    if (s.is_fp4()) {
+      const std::int64_t blocks = cols / s.group;
+      entries.push_back(train::SafetensorsEntry::streamed(suffixed(p.module, ".weight_packed"), "U8",
+                                                          {rows, cols / 2}, write_codes));
+      entries.push_back(train::SafetensorsEntry::streamed(
+          suffixed(p.module, ".weight_scale"), s.kind == CtScheme::Kind::nvfp4 ? "F8_E4M3" : "U8",
+          {rows, blocks}, [&st, &plan, i](train::AtomicFile& out) {
+            const auto& params = params_of(st, plan, i);
+            out.write(params.scale_code.data(), params.scale_code.size());
+          }));
+      r.stored_as = s.kind == CtScheme::Kind::nvfp4 ? "U8 (nvfp4)" : "U8 (mxfp4)";
+      r.bytes_after = static_cast<std::uint64_t>(rows * cols / 2 + rows * blocks);
+      if (s.kind == CtScheme::Kind::nvfp4) {
+        entries.push_back(train::SafetensorsEntry::streamed(suffixed(p.module, ".weight_global_scale"), "F32",
+                                                            {1}, [&st, &plan, i](train::AtomicFile& out) {
+                                                              const auto& params = params_of(st, plan, i);
+                                                              out.write(&params.global_scale, 4);
+                                                            }));
+        r.bytes_after += 4;
+      }
+      continue;
+    }
     if (s.kind == CtScheme::Kind::fp8) {
       entries.push_back(train::SafetensorsEntry::streamed(t.name, "F8_E4M3", t.shape, write_codes));
       entries.push_back(train::SafetensorsEntry::streamed(

@@ -22,10 +22,11 @@ from compressed_tensors.quantization import QuantizationConfig
 from safetensors.torch import load_file, save_file
 
 SCHEMES = ["int8", "int8-asym", "int8-tensor", "int4", "int4-g32-asym", "int4-g64-mse", "int4-channel",
-           "int4-channel-asym", "int4-tensor", "fp8", "fp8-tensor", "fp8-mse"]
+           "int4-channel-asym", "int4-tensor", "fp8", "fp8-tensor", "fp8-mse", "nvfp4", "mxfp4"]
 # Relative RMS error a working quantizer stays under on these weights (normal, sigma 0.02, with outliers
 # of 0.5: coarse scales pay for them).
-MAX_REL_RMS = {"int8": 0.05, "int4": 0.35, "int4-channel": 0.5, "int4-tensor": 0.6, "fp8": 0.08}
+MAX_REL_RMS = {"int8": 0.05, "int4": 0.35, "int4-channel": 0.5, "int4-tensor": 0.6, "fp8": 0.08, "nvfp4": 0.2,
+               "mxfp4": 0.3}
 
 
 def make_checkpoint(folder):

@@ -99,3 +99,32 @@ TEST_CASE("the MSE search never does worse than the full-range scale", "[quant]"
     CHECK(error(mse) <= error(plain));
   }
 }
+
+TEST_CASE("nvfp4 takes G = 2688 / amax and e4m3 block scales; mxfp4 the OCP power-of-two scale", "[quant]") {
+  std::vector<float> x(32, 0.0f);
+  x[0] = 6.0f;
+  x[1] = -0.5f;
+  x[16] = 3.0f;  // second nvfp4 block: amax 3 -> s = e4m3(3 / 6 * 448) = 224, s / G = 0.5
+  const auto nv = *parse_ct_scheme("nvfp4");
+  CHECK(nv.format() == "nvfp4-pack-quantized");
+  CHECK(nv.strategy() == "tensor_group");
+  const auto p = ct_params(nv, x.data(), 1, 32);
+  CHECK(p.global_scale == 448.0f);
+  REQUIRE(p.scale_code.size() == 2);
+  CHECK(p.scale_code[0] == 0x7E);  // e4m3fn 448
+  CHECK(p.scale[0] == 1.0f);
+  CHECK(p.scale[1] == 0.5f);
+  std::vector<std::int8_t> codes(32);
+  std::vector<float> back(32);
+  ct_quantize_rows(nv, p, x.data(), 0, 1, 32, codes.data(), back.data());
+  CHECK(codes[0] == 0x7);   // e2m1 6
+  CHECK(codes[1] == 0x9);   // e2m1 -0.5
+  CHECK(codes[16] == 0x7);  // 3 / 0.5 = 6
+  CHECK(back[16] == 3.0f);
+
+  const auto mx = *parse_ct_scheme("mxfp4");
+  const auto q = ct_params(mx, x.data(), 1, 32);
+  REQUIRE(q.scale_code.size() == 1);
+  CHECK(q.scale_code[0] == 127);  // floor(log2 6) - 2 = 0: scale 1
+  CHECK(q.scale[0] == 1.0f);
+}
