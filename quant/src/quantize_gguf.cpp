@@ -201,11 +201,19 @@ QuantizeReport quantize_to_gguf(const train::SafetensorsCheckpoint& input,
       const std::uint64_t row_bytes = row == 0 ? 0 : *ggml_tensor_bytes(p.stored, row, row);
       for (std::uint64_t first = 0; first < rows; first += chunk_rows) {
         const std::uint64_t n = std::min(chunk_rows, rows - first);
-        x.resize(n * row);
         back.resize(n * row);
         out.resize(n * row_bytes);
-        detail::read_f32(t, first * row, n * row, x.data());
-        quantize_chunk(p.stored, x.data(), n, row, out.data(), back.data(), options.threads, r.error, t.name);
+        // F32 input is read in place from the mapping when aligned (safetensors writers align to 8); other
+        // dtypes are converted into a buffer.
+        const float* source = nullptr;
+        if (t.dtype == "F32" && reinterpret_cast<std::uintptr_t>(t.data.data()) % alignof(float) == 0) {
+          source = reinterpret_cast<const float*>(t.data.data()) + first * row;
+        } else {
+          x.resize(n * row);
+          detail::read_f32(t, first * row, n * row, x.data());
+          source = x.data();
+        }
+        quantize_chunk(p.stored, source, n, row, out.data(), back.data(), options.threads, r.error, t.name);
         writer.write(out);
         if (options.progress) {
           options.progress(
