@@ -255,3 +255,29 @@ TEST_CASE("quantize to .safetensors writes compressed-tensors with a config.json
                     "unknown compressed-tensors scheme 'q4_K'");
   CHECK_FALSE(file_exists(dir.file("x.safetensors")));
 }
+
+TEST_CASE("quantize reads a sharded checkpoint through its index and refuses a missing shard", "[cli]") {
+  TempDir dir;
+  write_file(dir.file("model-00001-of-00002.safetensors"),
+             safetensors({{"l.0.weight", "F32", {2, 64}, f32_bytes(weights(128, 0.1f))}}));
+  write_file(dir.file("model-00002-of-00002.safetensors"),
+             safetensors({{"l.1.weight", "F32", {2, 64}, f32_bytes(weights(128, 0.2f))}}));
+  const json index = {{"metadata", {{"total_size", 1024}}},
+                      {"weight_map",
+                       {{"l.0.weight", "model-00001-of-00002.safetensors"},
+                        {"l.1.weight", "model-00002-of-00002.safetensors"}}}};
+  write_file(dir.file("model.safetensors.index.json"), index.dump());
+  const auto r = run_cli({"quantize", dir.path(), "-o", dir.file("m.gguf"), "--scheme", "q4_0", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto report = json::parse(r.out);
+  REQUIRE(report["tensors"].size() == 2);
+  CHECK(report["tensors"][1]["name"] == "l.1.weight");
+  CHECK(report["tensors"][1]["stored_as"] == "q4_0");
+  std::filesystem::remove(dir.file("model-00002-of-00002.safetensors"));
+  std::filesystem::remove(dir.file("m.gguf"));
+  require_bad_input(run_cli({"quantize", dir.file("model.safetensors.index.json"), "-o", dir.file("m.gguf"),
+                             "--scheme", "q4_0"}),
+                    "model-00002-of-00002.safetensors");
+  CHECK_FALSE(file_exists(dir.file("m.gguf")));
+}
