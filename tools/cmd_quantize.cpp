@@ -1,5 +1,6 @@
-// `lowbit quantize IN -o OUT --scheme S`: a safetensors checkpoint (one file or sharded) to GGUF, with a
-// per-tensor error report. The output appears only when complete; the input is never written.
+// `lowbit quantize IN -o OUT --scheme S`: a safetensors checkpoint (one file or sharded) to GGUF or to
+// compressed-tensors safetensors, with a per-tensor error report. The output appears only when complete; the
+// input is never written.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -147,8 +148,8 @@ void run(const Args& args) {
 }  // namespace
 
 void add_quantize_command(CLI::App& app) {
-  auto* cmd =
-      app.add_subcommand("quantize", "Quantize a safetensors checkpoint to GGUF, with an error report");
+  auto* cmd = app.add_subcommand(
+      "quantize", "Quantize a safetensors checkpoint to GGUF or compressed-tensors, with an error report");
   auto args = std::make_shared<Args>();
   cmd->add_option("input", args->input, "a .safetensors file, a model.safetensors.index.json, or a folder")
       ->required();
@@ -160,8 +161,8 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option(
          "--scheme", args->scheme,
          "scheme of the 2-D float weights. GGUF: " + quant::scheme_names() +
-             "; or a mix: q4_K_M, q5_K_M (llama.cpp's). compressed-tensors (.safetensors): int8, int4, "
-             "fp8 with -channel, -tensor, -g32/-g64/-g128, -asym, -mse (int8: per channel, int4: "
+             "; or a mix: q4_K_M, q5_K_M (llama.cpp's). compressed-tensors (.safetensors): nvfp4, mxfp4, "
+             "int8, int4, fp8 with -channel, -tensor, -g32/-g64/-g128, -asym, -mse (int8: per channel, int4: "
              "g128, fp8: per channel by default)")
       ->required();
   cmd->add_option(
