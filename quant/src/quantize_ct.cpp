@@ -236,6 +236,7 @@ QuantizeReport quantize_to_compressed_tensors(const train::SafetensorsCheckpoint
           out.write(packed.data(), packed.size() * 4);
         }
       }
+      detail::release_pages(t.data);
       done_bytes += t.data.size();
       if (options.progress) options.progress(done_bytes, total_bytes);
     };

@@ -222,6 +222,7 @@ QuantizeReport quantize_to_gguf(const train::SafetensorsCheckpoint& input,
         }
       }
     }
+    detail::release_pages(t.data);
     done_bytes += t.data.size();
     if (options.progress) options.progress(done_bytes, total_bytes);
     report.tensors.push_back(std::move(r));

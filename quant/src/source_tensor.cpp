@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstring>
 
 #include "lowbit/formats/bulk.hpp"
@@ -47,6 +50,13 @@ void read_f32(const train::SafetensorsTensor& tensor, std::uint64_t first, std::
     return;
   }
   convert_bulk(dtype_format(type), src, dtype_format(DType::float32), out, count);
+}
+
+void release_pages(std::span<const std::uint8_t> data) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<std::uintptr_t>(data.data()) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<std::uintptr_t>(data.data()) + data.size()) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);  // advice only
 }
 
 std::optional<GgmlType> gguf_type_of_dtype(std::string_view dtype) {
