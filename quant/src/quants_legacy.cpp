@@ -80,7 +80,8 @@ LOWBIT_QUANT_CLONES void quantize_q4_0(const float* x, std::int64_t blocks, std:
       const int v = static_cast<int>(x[j] * id + 8.5f);
       q[j] = static_cast<std::uint8_t>(v < 15 ? v : 15);
     }
-    for (int j = 0; j < kQk / 2; ++j) out[2 + j] = static_cast<std::uint8_t>(q[j] | (q[kQk / 2 + j] << 4));
+    for (int j = 0; j < kQk / 2; ++j)
+      out[2 + j] = static_cast<std::uint8_t>(q[j] | static_cast<std::uint8_t>(q[kQk / 2 + j] << 4));
   }
 }
 
@@ -155,10 +156,9 @@ LOWBIT_QUANT_CLONES void dequantize_q8_0(const std::uint8_t* in, std::int64_t bl
 LOWBIT_QUANT_CLONES void dequantize_q4_0(const std::uint8_t* in, std::int64_t blocks, float* y) {
   for (std::int64_t i = 0; i < blocks; ++i, in += 18, y += kQk) {
     const float d = fp16_to_fp32(load_u16(in));
-    for (int j = 0; j < kQk / 2; ++j) {
-      y[j] = static_cast<float>((in[2 + j] & 0x0F) - 8) * d;
-      y[j + kQk / 2] = static_cast<float>((in[2 + j] >> 4) - 8) * d;
-    }
+    // Low nibbles, then high nibbles: two loops the compiler vectorizes.
+    for (int j = 0; j < kQk / 2; ++j) y[j] = static_cast<float>((in[2 + j] & 0x0F) - 8) * d;
+    for (int j = 0; j < kQk / 2; ++j) y[j + kQk / 2] = static_cast<float>((in[2 + j] >> 4) - 8) * d;
   }
 }
 
