@@ -281,3 +281,17 @@ TEST_CASE("quantize reads a sharded checkpoint through its index and refuses a m
                     "model-00002-of-00002.safetensors");
   CHECK_FALSE(file_exists(dir.file("m.gguf")));
 }
+
+TEST_CASE("quantize stops at a NaN weight, naming tensor, row and element, and leaves no partial file",
+          "[cli]") {
+  TempDir dir;
+  auto w = weights(256, 0.1f);
+  w[64 + 5] = std::nanf("");  // row 1, element 5
+  write_file(dir.file("m.safetensors"),
+             safetensors({{"a.weight", "F32", {4, 64}, f32_bytes(weights(256, 0.1f))},
+                          {"b.weight", "F32", {4, 64}, f32_bytes(w)}}));
+  require_bad_input(
+      run_cli({"quantize", dir.file("m.safetensors"), "-o", dir.file("m.gguf"), "--scheme", "q8_0"}),
+      "tensor \"b.weight\", row 1: element 5 is nan");
+  CHECK(list_dir(dir.path()) == std::vector<std::string>{"m.safetensors"});
+}
