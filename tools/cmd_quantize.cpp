@@ -85,6 +85,15 @@ void run(const Args& args) {
                                      : quant::quantize_to_compressed_tensors(input, out, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto total = report.total_error();
+  // ggml's gguf reader refuses tensor names of GGML_MAX_NAME (64) bytes or more; the gguf package reads them.
+  if (ext == ".gguf") {
+    std::size_t long_names = 0;
+    for (const auto& t : report.tensors) long_names += t.name.size() >= 64 ? 1 : 0;
+    if (long_names > 0) {
+      fmt::print(stderr, "warning: {} tensor names are 64 bytes or longer, which ggml (llama.cpp) refuses\n",
+                 long_names);
+    }
+  }
 
   if (args.json) {
     nlohmann::json doc;

@@ -295,3 +295,15 @@ TEST_CASE("quantize stops at a NaN weight, naming tensor, row and element, and l
       "tensor \"b.weight\", row 1: element 5 is nan");
   CHECK(list_dir(dir.path()) == std::vector<std::string>{"m.safetensors"});
 }
+
+TEST_CASE("quantize to GGUF warns about tensor names ggml would refuse but writes the file", "[cli]") {
+  TempDir dir;
+  const std::string long_name(70, 'w');
+  write_file(dir.file("m.safetensors"),
+             safetensors({{long_name, "F32", {2, 32}, f32_bytes(weights(64, 0.1f))}}));
+  const auto r =
+      run_cli({"quantize", dir.file("m.safetensors"), "-o", dir.file("m.gguf"), "--scheme", "q8_0"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("warning: 1 tensor names are 64 bytes or longer"));
+  CHECK(file_exists(dir.file("m.gguf")));
+}
