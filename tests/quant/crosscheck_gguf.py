@@ -23,6 +23,9 @@ from gguf import GGUFReader, GGMLQuantizationType as T
 from gguf import quants
 from safetensors.numpy import load_file
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kquants_reference  # noqa: E402
+
 SCHEMES = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_K", "q5_K", "q6_K", "f16", "bf16", "f32"]
 TYPES = {"q8_0": T.Q8_0, "q4_0": T.Q4_0, "q4_1": T.Q4_1, "q5_0": T.Q5_0, "q5_1": T.Q5_1, "q4_K": T.Q4_K,
          "q5_K": T.Q5_K, "q6_K": T.Q6_K, "f16": T.F16, "bf16": T.BF16, "f32": T.F32}
@@ -120,7 +123,7 @@ def main():
     rng = np.random.default_rng(7)
     weights = make_weights(rng)
     failures = []
-    checked_blocks = 0
+    checked_blocks = {}
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "model.safetensors")
         write_checkpoint(src, weights)
@@ -171,17 +174,21 @@ def main():
                 qtype = TYPES[want]
                 try:
                     expected = quants.quantize(x, qtype)
+                    source = "gguf.quants"
                 except NotImplementedError:
-                    expected = None
+                    # gguf has no K-quant quantizer: kquants_reference.py, written from ggml-quants.c.
+                    expected = kquants_reference.QUANTIZERS[want](x)
+                    source = "kquants_reference"
                 if expected is not None:
                     if got != expected.tobytes():
                         g = np.frombuffer(got, np.uint8)
                         e = np.frombuffer(expected.tobytes(), np.uint8)
                         first = int(np.argmax(g != e)) if g.size == e.size else -1
-                        failures.append(f"{scheme}/{name}: {want} bytes differ from gguf.quants (first at byte "
+                        failures.append(f"{scheme}/{name}: {want} bytes differ from {source} (first at byte "
                                         f"{first} of {e.size})")
                     else:
-                        checked_blocks += len(got) // quants.GGML_QUANT_SIZES[qtype][1]
+                        checked_blocks[source] = checked_blocks.get(source, 0) + len(got) // \
+                            quants.GGML_QUANT_SIZES[qtype][1]
                 # Dequantization: gguf's numpy reference against lowbit's.
                 ref = quants.dequantize(np.frombuffer(got, np.uint8).reshape(w.shape[0], -1), qtype)
                 ref = ref.reshape(w.shape).astype(np.float32)
@@ -201,7 +208,9 @@ def main():
             print(f"{scheme}: {len(weights)} tensors checked")
     for f in failures:
         print("MISMATCH", f)
-    print(f"{checked_blocks} blocks compared byte for byte with gguf.quants; {len(failures)} mismatches")
+    for source, count in sorted(checked_blocks.items()):
+        print(f"{count} blocks compared byte for byte with {source}")
+    print(f"{len(failures)} mismatches")
     return 1 if failures else 0
 
 
