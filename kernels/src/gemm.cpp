@@ -8,6 +8,7 @@
 
 #include "cpu/problem.hpp"
 #include "cpu/sgemm.hpp"
+#include "gemm_args.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/kernels/cpu_path.hpp"
 
@@ -17,23 +18,6 @@ namespace {
 int g_threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 2);
 CpuPath g_path_limit = CpuPath::best;
 
-void check_dims(const char* fn, std::int64_t m, std::int64_t n, std::int64_t k) {
-  if (m < 0) throw RangeError(fmt::format("{}: m = {} is negative", fn, m));
-  if (n < 0) throw RangeError(fmt::format("{}: n = {} is negative", fn, n));
-  if (k < 0) throw RangeError(fmt::format("{}: k = {} is negative", fn, k));
-}
-
-// A stored rows x cols matrix (before any transpose) with leading dimension ld.
-void check_matrix(const char* fn, const char* name, const void* data, std::int64_t rows, std::int64_t cols,
-                  std::int64_t ld) {
-  if (rows == 0 || cols == 0) return;
-  if (data == nullptr)
-    throw RangeError(fmt::format("{}: {} is null for a {}x{} matrix", fn, name, rows, cols));
-  if (ld < cols) {
-    throw RangeError(
-        fmt::format("{}: ld{} = {} is less than the {} elements of a stored row", fn, name, ld, cols));
-  }
-}
 }  // namespace
 
 void set_num_threads(int threads) {
@@ -84,26 +68,11 @@ bool is_integer(DType t) {
   return is_byte_int(t) || t == DType::int4 || t == DType::int32;
 }
 
-void check_operand(const char* name, const MatrixIn& x, std::int64_t rows, std::int64_t cols) {
-  const bool t = x.transpose == Transpose::yes;
-  check_matrix("gemm", name, x.data, t ? cols : rows, t ? rows : cols, x.ld);
-  if (x.group_size < 0)
-    throw RangeError(fmt::format("gemm: {}.group_size = {} is negative", name, x.group_size));
-  if (x.group_size > 0 && x.group_scale == nullptr) {
-    throw RangeError(
-        fmt::format("gemm: {}.group_size = {} but {}.group_scale is null", name, x.group_size, name));
-  }
-}
-
 }  // namespace
 
 void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a, const MatrixIn& b,
           const MatrixOut& c, const Epilogue& epilogue) {
-  check_dims("gemm", m, n, k);
-  check_operand("a", a, m, k);
-  check_operand("b", b, k, n);
-  check_matrix("gemm", "c", c.data, m, n, c.ld);
-  if (c.type == DType::int4) throw RangeError("gemm: c.type = int4 is not an output type");
+  check_gemm_args("gemm", m, n, k, a, b, c);
   if (m == 0 || n == 0) return;
   const cpu::GemmProblem p{m, n, k, a, b, c, epilogue, g_threads};
   const bool grouped = a.group_size > 0 || b.group_size > 0;

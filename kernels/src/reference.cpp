@@ -47,7 +47,7 @@ double operand(const MatrixIn& x, std::int64_t row, std::int64_t col, std::int64
   double v = decode_element(x.type, x.data, index);
   if (x.group_size > 0) {
     const std::int64_t groups = (k + x.group_size - 1) / x.group_size;
-    const std::int64_t g = other * groups + p / x.group_size;
+    const std::int64_t g = other / x.group_span * groups + p / x.group_size;
     if (x.group_zero) v -= x.group_zero[g];
     v *= static_cast<double>(x.group_scale[g]);
   }

@@ -39,7 +39,7 @@ std::vector<float> widen(const MatrixIn& x, std::int64_t rows, std::int64_t cols
       if (x.group_size > 0) {
         const std::int64_t groups = (k + x.group_size - 1) / x.group_size;
         const std::int64_t other = is_b ? j : i, p = is_b ? i : j;
-        const std::int64_t g = other * groups + p / x.group_size;
+        const std::int64_t g = other / x.group_span * groups + p / x.group_size;
         if (x.group_zero) v -= x.group_zero[g];
         v *= x.group_scale[g];
       }

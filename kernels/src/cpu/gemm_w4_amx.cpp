@@ -234,7 +234,7 @@ struct AmxW4Kernel {
 bool gemm_w4_amx_applies(const GemmProblem& p) {
   const MatrixIn& a = p.a;
   const MatrixIn& b = p.b;
-  return b.type == DType::int4 && b.group_size > 0 && b.group_size % 32 == 0 &&
+  return b.type == DType::int4 && b.group_size > 0 && b.group_size % 32 == 0 && b.group_span == 1 &&
          AmxW4Kernel::kKC % b.group_size == 0 && a.group_size == 0 &&
          (a.type == DType::bfloat16 || a.type == DType::float8_e4m3fn || a.type == DType::float8_e5m2);
 }

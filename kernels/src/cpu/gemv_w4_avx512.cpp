@@ -73,8 +73,9 @@ LOWBIT_W4_TARGET void w4_rows_dot(const float* a, const std::uint8_t* const* w, 
 bool gemv_w4_applies(const GemmProblem& p) {
   const MatrixIn& b = p.b;
   return p.m <= 8 && b.type == DType::int4 && b.transpose == Transpose::yes && b.group_size > 0 &&
-         b.group_size % 32 == 0 && p.k % b.group_size == 0 && b.ld % 2 == 0 && p.a.group_size == 0 &&
-         (p.a.type == DType::bfloat16 || p.a.type == DType::float32) && __builtin_cpu_supports("avx512bw");
+         b.group_span == 1 && b.group_size % 32 == 0 && p.k % b.group_size == 0 && b.ld % 2 == 0 &&
+         p.a.group_size == 0 && (p.a.type == DType::bfloat16 || p.a.type == DType::float32) &&
+         __builtin_cpu_supports("avx512bw");
 }
 
 void gemv_w4_avx512(const GemmProblem& p) {

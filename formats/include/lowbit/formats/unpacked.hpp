@@ -27,10 +27,18 @@ struct Unpacked {
   }
   // value = magnitude * 2^scale, exactly (magnitude != 0).
   static constexpr Unpacked from_integer(bool negative, std::uint64_t magnitude, int scale = 0) {
+#if defined(__CUDA_ARCH__)
+    // kernels/src/cuda runs this engine on the GPU, where libstdc++'s std::countl_zero (a GCC builtin)
+    // does not compile correctly; the device's own count-leading-zeros instruction does.
+    const int lead = 63 - __clzll(static_cast<long long>(magnitude));
+#else
     const int lead = 63 - std::countl_zero(magnitude);
+#endif
     return {Kind::finite, negative, false, lead + scale, magnitude << (63 - lead), false};
   }
-  constexpr bool is_finite_nonzero() const { return kind == Kind::finite; }
+  constexpr bool is_finite_nonzero() const {
+    return kind == Kind::finite;
+  }
 };
 
 // Rounding of a significand to an integer: `q` = floor(sig / 2^shift) adjusted by the mode, `inexact` when

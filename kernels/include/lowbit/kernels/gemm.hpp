@@ -26,6 +26,9 @@ struct MatrixIn {
   std::int32_t group_size = 0;
   const float* group_scale = nullptr;
   const std::int8_t* group_zero = nullptr;  // null: symmetric (zero point 0)
+  // group_span > 1 shares one scale among that many consecutive rows of op(A) (columns of op(B)): the
+  // 128 x 128 weight blocks of block-scaled fp8. Then `other` above is other / group_span.
+  std::int32_t group_span = 1;
 };
 
 struct MatrixOut {
