@@ -49,6 +49,7 @@ const char* path_name(GemmPath p) {
 struct Layout {
   bool transpose_a, transpose_b;  // the fast layout is A as stored (no), B stored n x k (yes)
   std::int64_t pad;               // extra elements per stored row
+  std::int64_t c_pad = 0;         // extra elements per row of C
 };
 
 // Runs one GEMM on the GPU and compares every element of C (rows `rows` of op(A) only, when given) with
@@ -61,13 +62,14 @@ void run_and_check(std::int64_t m, std::int64_t n, std::int64_t k, const Case& t
   INFO("seed " << seed << ", " << dtype_name(types.a) << " x " << dtype_name(types.b) << " -> "
                << dtype_name(out) << ", " << m << "x" << n << "x" << k << ", path " << path_name(path)
                << ", transpose a/b " << layout.transpose_a << "/" << layout.transpose_b << ", pad "
-               << layout.pad);
+               << layout.pad << ", ldc pad " << layout.c_pad);
   std::mt19937_64 rng(seed);
   const std::int64_t a_rows = layout.transpose_a ? k : m, a_cols = layout.transpose_a ? m : k;
   const std::int64_t b_rows = layout.transpose_b ? n : k, b_cols = layout.transpose_b ? k : n;
   HostDevice a = random_operand(types.a, a_rows, a_cols, a_cols + layout.pad, rng, range);
   HostDevice b = random_operand(types.b, b_rows, b_cols, b_cols + layout.pad, rng, range);
-  HostDevice c0 = random_operand(out, m, n, n, rng, out == DType::int32 ? 1000 : 0);  // beta * C input
+  const std::int64_t ldc = n + layout.c_pad;
+  HostDevice c0 = random_operand(out, m, n, ldc, rng, out == DType::int32 ? 1000 : 0);  // beta * C input
   MatrixIn ha{a.host.data(), types.a, a_cols + layout.pad,
               layout.transpose_a ? Transpose::yes : Transpose::no};
   MatrixIn hb{b.host.data(), types.b, b_cols + layout.pad,
@@ -91,9 +93,9 @@ void run_and_check(std::int64_t m, std::int64_t n, std::int64_t k, const Case& t
   } else {
     c.fill_bytes(0xFF);  // poison: NaN in every float type, -1 in int32
   }
-  cuda::gemm(m, n, k, da, db, MatrixOut{c.get(), out, n}, de, {nullptr, path});
+  cuda::gemm(m, n, k, da, db, MatrixOut{c.get(), out, ldc}, de, {nullptr, path});
   cuda::synchronize();
-  const std::vector<double> got = download_as_double(c, out, static_cast<std::size_t>(m * n));
+  const std::vector<double> got = download_as_double(c, out, static_cast<std::size_t>(m * ldc));
 
   std::vector<std::int64_t> check_rows = rows;
   if (check_rows.empty())
@@ -108,9 +110,10 @@ void run_and_check(std::int64_t m, std::int64_t n, std::int64_t k, const Case& t
     if (re.row_scale) re.row_scale += i;
     const ReferenceResult ref = gemm_reference_values(
         1, n, k, ra, hb,
-        MatrixOut{c0.host.data() + dtype_storage_bytes(out, static_cast<std::size_t>(i * n)), out, n}, re);
+        MatrixOut{c0.host.data() + dtype_storage_bytes(out, static_cast<std::size_t>(i * ldc)), out, ldc},
+        re);
     for (std::int64_t j = 0; j < n; ++j) {
-      const double want = ref.at(0, j), value = got[static_cast<std::size_t>(i * n + j)];
+      const double want = ref.at(0, j), value = got[static_cast<std::size_t>(i * ldc + j)];
       const double bound = exact ? 0.0
                                  : gemm_error_bound(k, want, ref.magnitude[static_cast<std::size_t>(j)], out,
                                                     accumulate_u(types.a), host_epilogue.activation);
@@ -145,11 +148,19 @@ TEST_CASE("cuda gemm matches the fp64 reference for every operand type, path and
 }
 
 TEST_CASE("cuda gemm rounds once into bf16 and fp16 outputs", "[kernels][cuda]") {
+  // C rows of 300 (no 16-byte stores), 512 (16-byte stores, whole tiles) and 261 of 264 (16-byte stores,
+  // partial segments at the right edge).
+  struct OutShape {
+    std::int64_t m, n, k, c_pad;
+  };
+  const OutShape shapes[] = {{67, 300, 333, 0}, {130, 512, 200, 0}, {70, 261, 128, 3}};
   for (const GemmPath path : paths()) {
     for (const Case& types : kCases) {
       if (types.a == DType::int8) continue;
       for (const DType out : {DType::bfloat16, DType::float16}) {
-        run_and_check(67, 300, 333, types, {false, true, 0}, out, path, fresh_seed(), false, 0);
+        for (const OutShape& s : shapes) {
+          run_and_check(s.m, s.n, s.k, types, {false, true, 0, s.c_pad}, out, path, fresh_seed(), false, 0);
+        }
       }
     }
   }

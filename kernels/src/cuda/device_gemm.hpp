@@ -28,6 +28,7 @@ struct DeviceEpilogue {
   bool exact_int = false;  // int32 C gets the exact (wrapping) sum, plus C when beta is 1
   bool pairs = false;      // C aligned so that columns j, j + 1 (j even) can be stored as one access
   bool plain = false;      // alpha alone: no scales, bias, beta or activation (the common case, kept short)
+  bool vector16 = false;   // plain, bf16 / fp16 C, 16-byte aligned rows: 16-byte stores
 };
 
 // `rows` rows of k elements, row r at data + r * ld elements. For the TMA path, data is 16-byte aligned and

@@ -156,6 +156,8 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a, con
   e.pairs = c.ld % 2 == 0 && reinterpret_cast<std::uintptr_t>(c.data) % pair_bytes == 0;
   e.plain =
       !e.row_scale && !e.col_scale && !e.bias && e.beta == 0.0f && epilogue.activation == Activation::none;
+  e.vector16 = e.plain && (e.out == OutType::bf16 || e.out == OutType::f16) && c.ld % 8 == 0 &&
+               reinterpret_cast<std::uintptr_t>(c.data) % 16 == 0;
   if (e.out == OutType::i32) {
     e.exact_int = g.operands == Operands::s8_s8 && epilogue.alpha == 1.0f &&
                   (epilogue.beta == 0.0f || epilogue.beta == 1.0f) && !epilogue.row_scale &&

@@ -69,6 +69,53 @@ __device__ inline void finish_chunk(const DeviceGemm& g, const Acc* chunk, int w
   });
 }
 
+// The common epilogue, alpha alone into bf16 / fp16 with C 16-byte aligned: the fragments are scaled,
+// rounded and packed in registers, staged 64 columns at a time as 16-bit pairs (rows of 40 words), and
+// each lane stores 16 bytes: a warp writes 4 rows of 128 bytes per step. Partial tiles store element-wise.
+template <int BN>
+__device__ inline void store_vector16(const DeviceGemm& g, const float (&acc)[BN / 2], std::uint32_t* stage,
+                                      int warp, int lane, std::int64_t tile_row, std::int64_t tile_col) {
+  constexpr int kStride = 40;  // words per staged row: 64 columns + padding, 16-byte aligned rows
+  const float alpha = g.epilogue.alpha;
+  const bool bf16 = g.epilogue.out == OutType::bf16;
+  auto pack = [&](float a, float b) -> std::uint32_t {
+    a *= alpha;
+    b *= alpha;
+    if (bf16) {
+      const __nv_bfloat162 p = OutElement<OutType::bf16>::round_pair(a, b);
+      return *reinterpret_cast<const std::uint32_t*>(&p);
+    }
+    const __half2 p = OutElement<OutType::f16>::round_pair(a, b);
+    return *reinterpret_cast<const std::uint32_t*>(&p);
+  };
+  const int r = warp * 16 + lane / 4;
+  auto* c = static_cast<std::uint16_t*>(g.epilogue.c);
+#pragma unroll
+  for (int chunk = 0; chunk < BN / 64; ++chunk) {
+#pragma unroll
+    for (int jj = 0; jj < 8; ++jj) {
+      const int j = chunk * 8 + jj, word = jj * 4 + lane % 4;
+      stage[r * kStride + word] = pack(acc[4 * j], acc[4 * j + 1]);
+      stage[(r + 8) * kStride + word] = pack(acc[4 * j + 2], acc[4 * j + 3]);
+    }
+    __syncwarp();
+#pragma unroll
+    for (int step = 0; step < 4; ++step) {
+      const int row = warp * 16 + step * 4 + lane / 8, segment = lane % 8;
+      const std::int64_t i = tile_row + row, j = tile_col + chunk * 64 + segment * 8;
+      const uint4 v = *reinterpret_cast<const uint4*>(stage + row * kStride + segment * 4);
+      if (i < g.m && j + 8 <= g.n) {
+        *reinterpret_cast<uint4*>(c + i * g.epilogue.ldc + j) = v;
+      } else if (i < g.m) {
+        const std::uint32_t words[4] = {v.x, v.y, v.z, v.w};
+        for (int e = 0; e < 8 && j + e < g.n; ++e)
+          c[i * g.epilogue.ldc + j + e] = static_cast<std::uint16_t>(words[e / 2] >> (16 * (e % 2)));
+      }
+    }
+    __syncwarp();
+  }
+}
+
 struct TileOrder {
   int tiles_m, tiles_n;
   __device__ int count() const { return tiles_m * tiles_n; }
@@ -217,8 +264,17 @@ __global__ void __launch_bounds__(kThreads, 1)
 
     // Fragment layout of a 64 x BN wgmma result: thread (warp, lane) holds, for each 8-column group j,
     // rows warp*16 + lane/4 and +8, columns 8j + 2(lane%4) and +1.
-    Acc* chunk = reinterpret_cast<Acc*>(chunks + consumer * kChunkBytes);
+    const std::int64_t tile_row = static_cast<std::int64_t>(tm) * kBM + consumer * 64;
+    const std::int64_t tile_col = static_cast<std::int64_t>(tn) * BN;
     const int r = warp * 16 + lane / 4;
+    if constexpr (!std::is_integral_v<Acc>) {
+      if (g.epilogue.vector16) {
+        store_vector16<BN>(g, acc, reinterpret_cast<std::uint32_t*>(chunks + consumer * kChunkBytes), warp,
+                           lane, tile_row, tile_col);
+        continue;
+      }
+    }
+    Acc* chunk = reinterpret_cast<Acc*>(chunks + consumer * kChunkBytes);
 #pragma unroll
     for (int c = 0; c < BN / kChunkColumns; ++c) {
 #pragma unroll
@@ -230,8 +286,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         chunk[(r + 8) * kChunkStride + col + 1] = acc[4 * j + 3];
       }
       __syncwarp();
-      finish_chunk(g, chunk, warp, static_cast<std::int64_t>(tm) * kBM + consumer * 64,
-                   static_cast<std::int64_t>(tn) * BN + c * kChunkColumns);
+      finish_chunk(g, chunk, warp, tile_row, tile_col + c * kChunkColumns);
       __syncwarp();
     }
   }
