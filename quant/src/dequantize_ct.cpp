@@ -13,18 +13,10 @@
 #include "lowbit/formats/float.hpp"
 #include "lowbit/quant/checkpoint.hpp"
 #include "lowbit/quant/compressed_tensors.hpp"
+#include "tensor_names.hpp"
 
 namespace lowbit::quant {
 namespace {
-
-// name + suffix (GCC 12 warns falsely about std::string's operator+ here).
-std::string suffixed(const std::string& name, std::string_view suffix) {
-  std::string s;
-  s.reserve(name.size() + suffix.size());
-  s.append(name);
-  s.append(suffix);
-  return s;
-}
 
 CtScheme scheme_from_args(const nlohmann::json& w, const std::string& file) {
   CtScheme s;

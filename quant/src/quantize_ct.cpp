@@ -15,18 +15,10 @@
 #include "lowbit/quant/compressed_tensors.hpp"
 #include "lowbit/train/atomic_file.hpp"
 #include "source_tensor.hpp"
+#include "tensor_names.hpp"
 
 namespace lowbit::quant {
 namespace {
-
-// name + suffix (GCC 12 warns falsely about std::string's operator+ here).
-std::string suffixed(const std::string& name, std::string_view suffix) {
-  std::string s;
-  s.reserve(name.size() + suffix.size());
-  s.append(name);
-  s.append(suffix);
-  return s;
-}
 
 namespace fs = std::filesystem;
 
