@@ -32,7 +32,10 @@ TEST_CASE("binary ops broadcast as numpy does and match scalar arithmetic", "[tr
     }
   }
   CHECK_THROWS_AS(add(random_tensor({2, 3}, 1), random_tensor({4}, 2)), ShapeError);
-  CHECK_THROWS_AS(add(random_tensor({2}, 1), from_values(std::vector<float>{1, 2}, {2})), RangeError);
+  // Mixed dtypes promote to the wider (as PyTorch's type promotion does), integers to the float operand's.
+  CHECK(add(random_tensor({2}, 1), from_values(std::vector<float>{1, 2}, {2})).dtype() == DType::float64);
+  CHECK(add(from_values(std::vector<float>{1, 2}, {2}, DType::int32), random_tensor({2}, 1)).dtype() ==
+        DType::float64);
 }
 
 TEST_CASE("binary op gradients sum over broadcast dimensions", "[train]") {

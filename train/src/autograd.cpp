@@ -9,6 +9,7 @@
 
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/ops.hpp"
+#include "lowbit/train/precision.hpp"
 
 namespace lowbit::train {
 
@@ -95,6 +96,9 @@ void run_backward(const Tensor& root, const Tensor& seed_in) {
                                  shape_string(seed.shape()), shape_string(root.shape())));
   }
   NoGradGuard no_grad;
+  // Backward computes in the dtypes the forward chose (each gradient in its tensor's dtype), not under the
+  // autocast policy, as in PyTorch; a checkpointed segment reinstalls the forward's policy for its replay.
+  PrecisionScope no_policy(nullptr);
   auto accumulate_leaf = [](const Tensor& leaf, const Tensor& g) {
     MemoryCategoryScope scope(MemoryCategory::gradients);
     Tensor current = leaf.grad();

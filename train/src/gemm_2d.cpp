@@ -34,12 +34,33 @@ T at(const Operand& o, std::int64_t i, std::int64_t j) {
 
 }  // namespace
 
-void gemm_2d(const Tensor& a, const Tensor& b, Tensor& out, float beta) {
+bool is_float8(DType dtype) {
+  return dtype == DType::float8_e4m3fn || dtype == DType::float8_e5m2;
+}
+
+DType gemm_output_type(DType input) {
+  return is_float8(input) ? DType::bfloat16 : input;
+}
+
+void gemm_2d(const Tensor& a, const Tensor& b, Tensor& out, float beta, const float* bias, float alpha) {
   const std::int64_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
   const Operand x = as_operand(a), y = as_operand(b);
-  if (a.dtype() == DType::float32) {
-    kernels::sgemm(x.transpose, y.transpose, m, n, k, 1.0f, x.keep.data<float>(), x.ld, y.keep.data<float>(),
+  if (a.dtype() == DType::float32 && out.dtype() == DType::float32 && bias == nullptr) {
+    kernels::sgemm(x.transpose, y.transpose, m, n, k, alpha, x.keep.data<float>(), x.ld, y.keep.data<float>(),
                    y.ld, beta, out.data<float>(), out.strides()[0]);
+    return;
+  }
+  if (a.dtype() != DType::float64) {
+    // Low-precision operands (and float32 with a bias): fp32 accumulation, the epilogue adds beta * C and
+    // the bias in fp32, and the result is rounded once to out's dtype.
+    kernels::Epilogue epilogue;
+    epilogue.alpha = alpha;
+    epilogue.beta = beta;
+    epilogue.bias = bias;
+    kernels::gemm(m, n, k,
+                  {.data = x.keep.raw_data(), .type = a.dtype(), .ld = x.ld, .transpose = x.transpose},
+                  {.data = y.keep.raw_data(), .type = b.dtype(), .ld = y.ld, .transpose = y.transpose},
+                  {.data = out.raw_data(), .type = out.dtype(), .ld = out.strides()[0]}, epilogue);
     return;
   }
   // float64: the gradient-check path, plain loops.
@@ -49,7 +70,7 @@ void gemm_2d(const Tensor& a, const Tensor& b, Tensor& out, float beta) {
     for (std::int64_t j = 0; j < n; ++j) {
       double s = 0;
       for (std::int64_t p = 0; p < k; ++p) s += at<double>(x, i, p) * at<double>(y, p, j);
-      o[i * ldo + j] = s + (beta != 0 ? o[i * ldo + j] : 0.0);
+      o[i * ldo + j] = alpha * s + (beta != 0 ? o[i * ldo + j] : 0.0) + (bias != nullptr ? bias[j] : 0.0);
     }
   }
 }

@@ -23,6 +23,8 @@ std::string_view memory_category_name(MemoryCategory category) {
       return "optimizer";
     case MemoryCategory::activations:
       return "activations";
+    case MemoryCategory::master_weights:
+      return "master_weights";
   }
   return "unknown";
 }

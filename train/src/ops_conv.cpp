@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "autocast_dispatch.hpp"
 #include "gemm_2d.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
@@ -41,7 +42,8 @@ ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& 
     throw ShapeError(fmt::format("conv2d: input x {} and weight {} must be [N, C, H, W] and [O, C, kh, kw]",
                                  shape_string(x.shape()), shape_string(weight.shape())));
   }
-  if (x.dtype() != weight.dtype() || (bias.defined() && bias.dtype() != x.dtype())) {
+  if (x.dtype() != weight.dtype() ||
+      (bias.defined() && bias.dtype() != detail::gemm_output_type(x.dtype()))) {
     throw RangeError(fmt::format("conv2d: x, weight and bias have dtypes {}, {} and {}; they must agree",
                                  dtype_name(x.dtype()), dtype_name(weight.dtype()),
                                  bias.defined() ? dtype_name(bias.dtype()) : "(none)"));
@@ -170,18 +172,40 @@ double copy_and_sum(const T* src, T* dst, std::int64_t n) {
 struct ConvSaved {
   ConvGeometry g;
   Shape x_shape, w_shape;
-  Tensor col;  // [K, N*P], when dW is needed
-  Tensor w2;   // weight as [O, K], when dx is needed
+  Tensor col;       // [K, N*P], when dW is needed
+  Tensor w2;        // weight as [O, K], when dx is needed
+  DType type;       // the compute dtype of x and the weight
+  DType bias_type;  // the bias's dtype (the output's)
   bool need_x, need_w, need_b;
 };
 
+// Calls f(T{}) with the element's storage type: float/double for the arithmetic dtypes, and a same-sized
+// unsigned integer for the low-precision ones (im2col only moves and zero-fills elements; code 0 is +0).
+template <class F>
+void dispatch_storage(DType type, F&& f) {
+  switch (dtype_bits(type)) {
+    case 8:
+      return f(std::uint8_t{});
+    case 16:
+      return f(std::uint16_t{});
+    default:
+      detail::dispatch_float(type, "conv2d", f);
+  }
+}
+
+// The dtype conv2d accumulates and reorders in: the compute dtype itself for float32/float64, float32 for
+// the low-precision ones (the GEMM reads them and writes fp32).
+DType accumulation_type(DType compute) {
+  return detail::computes_natively(compute) ? compute : DType::float32;
+}
+
 std::vector<Tensor> conv2d_backward(const ConvSaved& saved, const Tensor& grad_out) {
   const ConvGeometry& g = saved.g;
-  const Tensor gc = contiguous(grad_out);
-  const DType type = gc.dtype();
-  Tensor gmat = empty({g.o, g.columns()}, type);
+  const DType acc = accumulation_type(saved.type);
+  const Tensor gc = contiguous(cast(grad_out, acc));
+  Tensor gmat = empty({g.o, g.columns()}, acc);
   Tensor gx, gw, gb;
-  detail::dispatch_float(type, "conv2d backward", [&](auto tag) {
+  detail::dispatch_float(acc, "conv2d backward", [&](auto tag) {
     using T = decltype(tag);
     // [N, O, P] -> [O, N, P]; the bias gradient sums the same rows on the way.
     const T* src = gc.data<T>();
@@ -195,42 +219,48 @@ std::vector<Tensor> conv2d_backward(const ConvSaved& saved, const Tensor& grad_o
       }
     }
     if (saved.need_b) {
-      gb = empty({g.o}, type);
+      gb = empty({g.o}, acc);
       T* pb = gb.data<T>();
       for (std::int64_t oc = 0; oc < g.o; ++oc)
         pb[oc] = static_cast<T>(bias_sum[static_cast<std::size_t>(oc)]);
+      gb = cast(gb, saved.bias_type);
     }
+    // The GEMMs read the gradient in the compute dtype, as the forward read its operands.
+    const Tensor gmat_in = cast(gmat, detail::is_float8(saved.type) ? DType::bfloat16 : saved.type);
+    auto operand = [&](const Tensor& t) { return cast(t, gmat_in.dtype()); };
     if (saved.need_w) {
-      gw = empty({g.o, g.taps()}, type);
-      detail::gemm_2d(gmat, transpose(saved.col, 0, 1), gw, 0.0f);
-      gw = detail::reshaped_view(gw, saved.w_shape);
+      gw = empty({g.o, g.taps()}, acc);
+      detail::gemm_2d(gmat_in, transpose(operand(saved.col), 0, 1), gw, 0.0f);
+      gw = detail::reshaped_view(cast(gw, detail::gemm_output_type(saved.type)), saved.w_shape);
     }
     if (saved.need_x) {
-      Tensor dcol = empty({g.taps(), g.columns()}, type);
-      detail::gemm_2d(transpose(saved.w2, 0, 1), gmat, dcol, 0.0f);
-      gx = zeros(saved.x_shape, type);
+      Tensor dcol = empty({g.taps(), g.columns()}, acc);
+      detail::gemm_2d(transpose(operand(saved.w2), 0, 1), gmat_in, dcol, 0.0f);
+      gx = zeros(saved.x_shape, acc);
       col2im(g, dcol.data<T>(), gx.data<T>());
+      gx = cast(gx, detail::gemm_output_type(saved.type));
     }
   });
   return {gx, gw, gb};
 }
 
-}  // namespace
-
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::int64_t stride,
-              std::int64_t padding) {
+Tensor conv2d_native(const Tensor& x, const Tensor& weight, const Tensor& bias, std::int64_t stride,
+                     std::int64_t padding) {
   const ConvGeometry g = conv_geometry(x, weight, bias, stride, padding);
-  const DType type = x.dtype();
+  const DType type = x.dtype(), acc = accumulation_type(type);
   const Tensor xc = contiguous(x.detach());
   const Tensor w2 = detail::reshaped_view(contiguous(weight.detach()), {g.o, g.taps()});
-  const Tensor bc = bias.defined() ? contiguous(bias.detach()) : Tensor();
+  const Tensor bc = bias.defined() ? contiguous(cast(bias.detach(), acc)) : Tensor();
   Tensor col = empty({g.taps(), g.columns()}, type);
-  Tensor product = empty({g.o, g.columns()}, type);
-  Tensor out = empty({g.n, g.o, g.oh, g.ow}, type);
-  detail::dispatch_float(type, "conv2d", [&](auto tag) {
+  Tensor product = empty({g.o, g.columns()}, acc);
+  Tensor out = empty({g.n, g.o, g.oh, g.ow}, acc);
+  dispatch_storage(type, [&](auto tag) {
+    using S = decltype(tag);
+    im2col(g, static_cast<const S*>(xc.raw_data()), static_cast<S*>(col.raw_data()));
+  });
+  detail::gemm_2d(w2, col, product, 0.0f);
+  detail::dispatch_float(acc, "conv2d", [&](auto tag) {
     using T = decltype(tag);
-    im2col(g, xc.data<T>(), col.data<T>());
-    detail::gemm_2d(w2, col, product, 0.0f);
     // [O, N, P] -> [N, O, P], adding the bias on the way.
     const T* pr = product.data<T>();
     const T* b = bc.defined() ? bc.data<T>() : nullptr;
@@ -245,14 +275,34 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::in
       }
     }
   });
-  ConvSaved saved{
-      g,        x.shape(),         weight.shape(),         Tensor(),
-      Tensor(), x.requires_grad(), weight.requires_grad(), bias.defined() && bias.requires_grad()};
+  // Rounded once from the fp32 result (no record: the conv2d node below covers it).
+  out = cast(out, detail::gemm_output_type(type));
+  ConvSaved saved{g,
+                  x.shape(),
+                  weight.shape(),
+                  Tensor(),
+                  Tensor(),
+                  type,
+                  bias.defined() ? bias.dtype() : type,
+                  x.requires_grad(),
+                  weight.requires_grad(),
+                  bias.defined() && bias.requires_grad()};
   if (saved.need_w) saved.col = col;
   if (saved.need_x) saved.w2 = w2;
   return record(out, "conv2d", {x, weight, bias}, [saved = std::move(saved)](const Tensor& grad_out) {
     return conv2d_backward(saved, grad_out);
   });
+}
+
+}  // namespace
+
+// conv2d is on autocast's allow list: the operands are cast to the compute dtype and the GEMM reads them
+// there; the bias joins the output's dtype.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::int64_t stride,
+              std::int64_t padding) {
+  const DType t = detail::op_compute_type("conv2d", {&x, &weight, &bias});
+  return conv2d_native(detail::to_compute_type(x, t), detail::to_compute_type(weight, t),
+                       detail::to_compute_type(bias, detail::gemm_output_type(t)), stride, padding);
 }
 
 }  // namespace lowbit::train

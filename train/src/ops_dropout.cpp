@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "autocast_dispatch.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/nn_ops.hpp"
@@ -13,7 +14,7 @@
 
 namespace lowbit::train {
 
-Tensor dropout(const Tensor& x, double p, bool training, Rng& rng) {
+static Tensor dropout_native(const Tensor& x, double p, bool training, Rng& rng) {
   if (!(p >= 0.0 && p < 1.0)) {
     throw RangeError(fmt::format("dropout: p = {} is outside [0, 1)", p));
   }
@@ -52,6 +53,12 @@ Tensor dropout(const Tensor& x, double p, bool training, Rng& rng) {
     });
     return std::vector<Tensor>{gx};
   });
+}
+
+// Public entry points: the compute dtype comes from the precision policy (autocast_dispatch.hpp).
+Tensor dropout(const Tensor& x, double p, bool training, Rng& rng) {
+  return detail::autocast_op(
+      "dropout", [&](const Tensor& x_) { return dropout_native(x_, p, training, rng); }, x);
 }
 
 }  // namespace lowbit::train

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "autocast_dispatch.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/ops.hpp"
@@ -83,28 +84,28 @@ std::vector<Tensor> grads(Tensor a, Tensor b = {}) {
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) {
+static Tensor add_native(const Tensor& a, const Tensor& b) {
   Tensor out = binary_map(a, b, "add", [](auto x, auto y) { return x + y; });
   return record(out, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
     return grads(sum_to(g, sa), sum_to(g, sb));
   });
 }
 
-Tensor sub(const Tensor& a, const Tensor& b) {
+static Tensor sub_native(const Tensor& a, const Tensor& b) {
   Tensor out = binary_map(a, b, "sub", [](auto x, auto y) { return x - y; });
   return record(out, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
     return grads(sum_to(g, sa), sum_to(neg(g), sb));
   });
 }
 
-Tensor mul(const Tensor& a, const Tensor& b) {
+static Tensor mul_native(const Tensor& a, const Tensor& b) {
   Tensor out = binary_map(a, b, "mul", [](auto x, auto y) { return x * y; });
   return record(out, "mul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
     return grads(sum_to(mul(g, b), a.shape()), sum_to(mul(g, a), b.shape()));
   });
 }
 
-Tensor div(const Tensor& a, const Tensor& b) {
+static Tensor div_native(const Tensor& a, const Tensor& b) {
   Tensor out = binary_map(a, b, "div", [](auto x, auto y) { return x / y; });
   return record(out, "div", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
     const Tensor ga = div(g, b);
@@ -114,12 +115,12 @@ Tensor div(const Tensor& a, const Tensor& b) {
   });
 }
 
-Tensor add_scalar(const Tensor& a, double s) {
+static Tensor add_scalar_native(const Tensor& a, double s) {
   Tensor out = unary_map(a, "add_scalar", [s](auto x) { return x + static_cast<decltype(x)>(s); });
   return record(out, "add_scalar", {a}, [](const Tensor& g) { return grads(g); });
 }
 
-Tensor mul_scalar(const Tensor& a, double s) {
+static Tensor mul_scalar_native(const Tensor& a, double s) {
   Tensor out = unary_map(a, "mul_scalar", [s](auto x) { return x * static_cast<decltype(x)>(s); });
   return record(out, "mul_scalar", {a}, [s](const Tensor& g) { return grads(mul_scalar(g, s)); });
 }
@@ -128,7 +129,7 @@ Tensor neg(const Tensor& a) {
   return mul_scalar(a, -1.0);
 }
 
-Tensor relu(const Tensor& a) {
+static Tensor relu_native(const Tensor& a) {
   Tensor out = unary_map(a, "relu", [](auto x) { return x > 0 ? x : decltype(x){0}; });
   return record(out, "relu", {a}, [y = out.detach()](const Tensor& g) {
     return grads(
@@ -158,7 +159,7 @@ T gelu_derivative(T x) {
 
 }  // namespace
 
-Tensor gelu(const Tensor& a) {
+static Tensor gelu_native(const Tensor& a) {
   Tensor out = unary_map(a, "gelu", [](auto x) { return gelu_value(x); });
   return record(out, "gelu", {a}, [x = a.detach()](const Tensor& g) {
     return grads(
@@ -166,14 +167,14 @@ Tensor gelu(const Tensor& a) {
   });
 }
 
-Tensor tanh(const Tensor& a) {
+static Tensor tanh_native(const Tensor& a) {
   Tensor out = unary_map(a, "tanh", [](auto x) { return std::tanh(x); });
   return record(out, "tanh", {a}, [y = out.detach()](const Tensor& g) {
     return grads(binary_map(g, y, "tanh backward", [](auto gv, auto yv) { return gv * (1 - yv * yv); }));
   });
 }
 
-Tensor sigmoid(const Tensor& a) {
+static Tensor sigmoid_native(const Tensor& a) {
   Tensor out = unary_map(a, "sigmoid", [](auto x) {
     using T = decltype(x);
     // Split by sign so exp never overflows.
@@ -184,17 +185,17 @@ Tensor sigmoid(const Tensor& a) {
   });
 }
 
-Tensor exp(const Tensor& a) {
+static Tensor exp_native(const Tensor& a) {
   Tensor out = unary_map(a, "exp", [](auto x) { return std::exp(x); });
   return record(out, "exp", {a}, [y = out.detach()](const Tensor& g) { return grads(mul(g, y)); });
 }
 
-Tensor log(const Tensor& a) {
+static Tensor log_native(const Tensor& a) {
   Tensor out = unary_map(a, "log", [](auto x) { return std::log(x); });
   return record(out, "log", {a}, [x = a.detach()](const Tensor& g) { return grads(div(g, x)); });
 }
 
-Tensor pow(const Tensor& a, double exponent) {
+static Tensor pow_native(const Tensor& a, double exponent) {
   Tensor out =
       unary_map(a, "pow", [exponent](auto x) { return std::pow(x, static_cast<decltype(x)>(exponent)); });
   return record(out, "pow", {a}, [x = a.detach(), exponent](const Tensor& g) {
@@ -205,11 +206,82 @@ Tensor pow(const Tensor& a, double exponent) {
   });
 }
 
-Tensor sqrt(const Tensor& a) {
+static Tensor sqrt_native(const Tensor& a) {
   Tensor out = unary_map(a, "sqrt", [](auto x) { return std::sqrt(x); });
   return record(out, "sqrt", {a}, [y = out.detach()](const Tensor& g) {
     return grads(binary_map(g, y, "sqrt backward", [](auto gv, auto yv) { return gv / (2 * yv); }));
   });
+}
+
+// Public entry points: the compute dtype comes from the precision policy (autocast_dispatch.hpp).
+Tensor add(const Tensor& a, const Tensor& b) {
+  return detail::autocast_op(
+      "add", [&](const Tensor& a_, const Tensor& b_) { return add_native(a_, b_); }, a, b);
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return detail::autocast_op(
+      "sub", [&](const Tensor& a_, const Tensor& b_) { return sub_native(a_, b_); }, a, b);
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return detail::autocast_op(
+      "mul", [&](const Tensor& a_, const Tensor& b_) { return mul_native(a_, b_); }, a, b);
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  return detail::autocast_op(
+      "div", [&](const Tensor& a_, const Tensor& b_) { return div_native(a_, b_); }, a, b);
+}
+
+Tensor add_scalar(const Tensor& a, double s) {
+  return detail::autocast_op(
+      "add_scalar", [&](const Tensor& a_) { return add_scalar_native(a_, s); }, a);
+}
+
+Tensor mul_scalar(const Tensor& a, double s) {
+  return detail::autocast_op(
+      "mul_scalar", [&](const Tensor& a_) { return mul_scalar_native(a_, s); }, a);
+}
+
+Tensor relu(const Tensor& a) {
+  return detail::autocast_op(
+      "relu", [&](const Tensor& a_) { return relu_native(a_); }, a);
+}
+
+Tensor gelu(const Tensor& a) {
+  return detail::autocast_op(
+      "gelu", [&](const Tensor& a_) { return gelu_native(a_); }, a);
+}
+
+Tensor tanh(const Tensor& a) {
+  return detail::autocast_op(
+      "tanh", [&](const Tensor& a_) { return tanh_native(a_); }, a);
+}
+
+Tensor sigmoid(const Tensor& a) {
+  return detail::autocast_op(
+      "sigmoid", [&](const Tensor& a_) { return sigmoid_native(a_); }, a);
+}
+
+Tensor exp(const Tensor& a) {
+  return detail::autocast_op(
+      "exp", [&](const Tensor& a_) { return exp_native(a_); }, a);
+}
+
+Tensor log(const Tensor& a) {
+  return detail::autocast_op(
+      "log", [&](const Tensor& a_) { return log_native(a_); }, a);
+}
+
+Tensor pow(const Tensor& a, double exponent) {
+  return detail::autocast_op(
+      "pow", [&](const Tensor& a_) { return pow_native(a_, exponent); }, a);
+}
+
+Tensor sqrt(const Tensor& a) {
+  return detail::autocast_op(
+      "sqrt", [&](const Tensor& a_) { return sqrt_native(a_); }, a);
 }
 
 }  // namespace lowbit::train

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "autocast_dispatch.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/nn_ops.hpp"
@@ -11,7 +12,7 @@
 
 namespace lowbit::train {
 
-Tensor embedding(const Tensor& indices, const Tensor& table) {
+static Tensor embedding_native(const Tensor& indices, const Tensor& table) {
   detail::require_cpu(indices, "embedding");
   detail::require_cpu(table, "embedding");
   check_dtype(indices, DType::int32, "embedding indices");
@@ -55,6 +56,12 @@ Tensor embedding(const Tensor& indices, const Tensor& table) {
     });
     return std::vector<Tensor>{Tensor(), gt};
   });
+}
+
+// Public entry points: the compute dtype comes from the precision policy (autocast_dispatch.hpp).
+Tensor embedding(const Tensor& indices, const Tensor& table) {
+  return detail::autocast_op(
+      "embedding", [&](const Tensor& table_) { return embedding_native(indices, table_); }, table);
 }
 
 }  // namespace lowbit::train

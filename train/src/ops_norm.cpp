@@ -10,6 +10,7 @@
 #include <cmath>
 #include <vector>
 
+#include "autocast_dispatch.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/nn_ops.hpp"
@@ -99,7 +100,7 @@ std::vector<Tensor> layer_norm_backward(const LayerNormSaved& s, const Tensor& g
 
 }  // namespace
 
-Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+static Tensor layer_norm_native(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
   detail::require_cpu(x, "layer_norm");
   if (x.dim() < 1 || x.shape().back() == 0) {
     throw ShapeError(fmt::format("layer_norm: x {} needs a non-empty last axis", shape_string(x.shape())));
@@ -157,6 +158,16 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
   return record(out, "layer_norm", {x, weight, bias}, [saved = std::move(saved)](const Tensor& grad_out) {
     return layer_norm_backward(saved, grad_out);
   });
+}
+
+// Public entry points: the compute dtype comes from the precision policy (autocast_dispatch.hpp).
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  return detail::autocast_op(
+      "layer_norm",
+      [&](const Tensor& x_, const Tensor& weight_, const Tensor& bias_) {
+        return layer_norm_native(x_, weight_, bias_, eps);
+      },
+      x, weight, bias);
 }
 
 }  // namespace lowbit::train

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "autocast_dispatch.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/nn_ops.hpp"
@@ -79,7 +80,7 @@ void max_pool_planes(const T* px, T* po, std::int32_t* pi, const PoolGeometry& g
 
 }  // namespace
 
-Tensor max_pool2d(const Tensor& x, std::int64_t kernel, std::int64_t stride) {
+static Tensor max_pool2d_native(const Tensor& x, std::int64_t kernel, std::int64_t stride) {
   const PoolGeometry g = pool_geometry(x, kernel, stride, "max_pool2d");
   const Tensor xc = contiguous(x.detach());
   Tensor out = empty(pooled_shape(x, g), x.dtype());
@@ -114,7 +115,7 @@ Tensor max_pool2d(const Tensor& x, std::int64_t kernel, std::int64_t stride) {
   });
 }
 
-Tensor avg_pool2d(const Tensor& x, std::int64_t kernel, std::int64_t stride) {
+static Tensor avg_pool2d_native(const Tensor& x, std::int64_t kernel, std::int64_t stride) {
   const PoolGeometry g = pool_geometry(x, kernel, stride, "avg_pool2d");
   const Tensor xc = contiguous(x.detach());
   Tensor out = empty(pooled_shape(x, g), x.dtype());
@@ -161,6 +162,17 @@ Tensor avg_pool2d(const Tensor& x, std::int64_t kernel, std::int64_t stride) {
     });
     return std::vector<Tensor>{gx};
   });
+}
+
+// Public entry points: the compute dtype comes from the precision policy (autocast_dispatch.hpp).
+Tensor max_pool2d(const Tensor& x, std::int64_t kernel, std::int64_t stride) {
+  return detail::autocast_op(
+      "max_pool2d", [&](const Tensor& x_) { return max_pool2d_native(x_, kernel, stride); }, x);
+}
+
+Tensor avg_pool2d(const Tensor& x, std::int64_t kernel, std::int64_t stride) {
+  return detail::autocast_op(
+      "avg_pool2d", [&](const Tensor& x_) { return avg_pool2d_native(x_, kernel, stride); }, x);
 }
 
 }  // namespace lowbit::train

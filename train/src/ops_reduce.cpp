@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "autocast_dispatch.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/ops.hpp"
@@ -76,7 +77,7 @@ Shape drop_axes(const Shape& shape, const std::vector<std::int64_t>& axes) {
 
 }  // namespace
 
-Tensor sum(const Tensor& a, std::vector<std::int64_t> axes_in, bool keepdim) {
+static Tensor sum_native(const Tensor& a, std::vector<std::int64_t> axes_in, bool keepdim) {
   const std::vector<std::int64_t> axes = normalize_axes(a, std::move(axes_in), "sum");
   Tensor out = sum_keepdim(a, axes);
   const Shape kept = out.shape();
@@ -112,6 +113,12 @@ Tensor expand(const Tensor& a, const Shape& shape) {
   Tensor out = clone(detail::strided_view(a, shape, detail::broadcast_strides(a, shape), a.offset()));
   return record(out, "expand", {a},
                 [from = a.shape()](const Tensor& g) { return std::vector<Tensor>{sum_to(g, from)}; });
+}
+
+// Public entry points: the compute dtype comes from the precision policy (autocast_dispatch.hpp).
+Tensor sum(const Tensor& a, std::vector<std::int64_t> axes_in, bool keepdim) {
+  return detail::autocast_op(
+      "sum", [&](const Tensor& a_) { return sum_native(a_, axes_in, keepdim); }, a);
 }
 
 }  // namespace lowbit::train

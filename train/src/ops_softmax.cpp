@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "autocast_dispatch.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/ops.hpp"
@@ -66,7 +67,7 @@ Tensor along_last(const Tensor& a, std::int64_t axis, F f) {
 
 }  // namespace
 
-Tensor softmax(const Tensor& a, std::int64_t axis) {
+static Tensor softmax_native(const Tensor& a, std::int64_t axis) {
   return along_last(a, axis, [](const Tensor& x) {
     Tensor y = softmax_last(x, false);
     return record(y, "softmax", {x}, [y = y.detach()](const Tensor& g) {
@@ -75,7 +76,7 @@ Tensor softmax(const Tensor& a, std::int64_t axis) {
   });
 }
 
-Tensor log_softmax(const Tensor& a, std::int64_t axis) {
+static Tensor log_softmax_native(const Tensor& a, std::int64_t axis) {
   return along_last(a, axis, [](const Tensor& x) {
     Tensor y = softmax_last(x, true);
     return record(y, "log_softmax", {x}, [y = y.detach()](const Tensor& g) {
@@ -84,7 +85,7 @@ Tensor log_softmax(const Tensor& a, std::int64_t axis) {
   });
 }
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
+static Tensor cross_entropy_native(const Tensor& logits, const Tensor& labels) {
   detail::require_cpu(logits, "cross_entropy");
   if (logits.dim() != 2 || labels.shape() != Shape{logits.shape()[0]}) {
     throw ShapeError(fmt::format("cross_entropy: logits {} and labels {} are not [n, classes] and [n]",
@@ -132,6 +133,22 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
     });
     return std::vector<Tensor>{grad, Tensor()};
   });
+}
+
+// Public entry points: the compute dtype comes from the precision policy (autocast_dispatch.hpp).
+Tensor softmax(const Tensor& a, std::int64_t axis) {
+  return detail::autocast_op(
+      "softmax", [&](const Tensor& a_) { return softmax_native(a_, axis); }, a);
+}
+
+Tensor log_softmax(const Tensor& a, std::int64_t axis) {
+  return detail::autocast_op(
+      "log_softmax", [&](const Tensor& a_) { return log_softmax_native(a_, axis); }, a);
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
+  return detail::autocast_op(
+      "cross_entropy", [&](const Tensor& logits_) { return cross_entropy_native(logits_, labels); }, logits);
 }
 
 }  // namespace lowbit::train

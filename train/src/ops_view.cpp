@@ -1,9 +1,12 @@
 // Shape ops: reshape, permute, transpose and slice are views sharing storage; concat copies.
 #include <fmt/format.h>
+
 #include <fmt/ranges.h>
+#include <algorithm>
 
 #include <numeric>
 
+#include "autocast_dispatch.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/view_ops.hpp"
@@ -102,8 +105,8 @@ Tensor slice(const Tensor& a, std::int64_t axis, std::int64_t start, std::int64_
   Shape shape = a.shape();
   shape[d] = stop - start;
   Tensor out = detail::strided_view(a, shape, a.strides(), a.offset() + start * a.strides()[d]);
-  return record(out, "slice", {a}, [full_shape = a.shape(), d, start, dtype = a.dtype()](const Tensor& g) {
-    Tensor grad = zeros(full_shape, dtype);
+  return record(out, "slice", {a}, [full_shape = a.shape(), d, start](const Tensor& g) {
+    Tensor grad = zeros(full_shape, g.dtype());
     Shape part = full_shape;
     part[d] = g.shape()[d];
     copy_into(detail::strided_view(grad, part, grad.strides(), start * grad.strides()[d]), g);
@@ -111,8 +114,18 @@ Tensor slice(const Tensor& a, std::int64_t axis, std::int64_t start, std::int64_
   });
 }
 
-Tensor concat(const std::vector<Tensor>& parts, std::int64_t axis) {
-  if (parts.empty()) throw ShapeError("concat: no tensors to join");
+Tensor concat(const std::vector<Tensor>& parts_in, std::int64_t axis) {
+  if (parts_in.empty()) throw ShapeError("concat: no tensors to join");
+  // concat is on autocast's promote list: the parts join in the widest dtype (or the policy's choice).
+  std::vector<DType> types;
+  for (const Tensor& p : parts_in) types.push_back(p.dtype());
+  const PrecisionPolicy* policy = current_precision_policy();
+  const DType t = policy ? policy->compute_type("concat", types) : widest_float_type(types);
+  const bool all_float = std::all_of(parts_in.begin(), parts_in.end(), [](const Tensor& p) {
+    return p.dtype() == DType::float64 || p.dtype() == DType::float32 || is_low_precision_float(p.dtype());
+  });
+  std::vector<Tensor> parts;
+  for (const Tensor& p : parts_in) parts.push_back(all_float ? detail::to_compute_type(p, t) : p);
   const Tensor& first = parts.front();
   const auto d = static_cast<std::size_t>(normalize_axis(axis, first.dim(), "concat", first.shape()));
   Shape shape = first.shape();

@@ -56,7 +56,19 @@ void Optimizer::step() {
     const Tensor& p = parameters_[i].second;
     const Tensor g = p.grad();
     if (!g.defined()) continue;
-    const Tensor gc = contiguous(g);
+    // A low-precision gradient (the working copy's, under AMP) or a multiplier (the loss scale's inverse,
+    // a clipping factor) gives a float32 temporary for this parameter only: no gradient-sized float32
+    // buffer outlives its update.
+    Tensor gc = contiguous(g);
+    if (gc.dtype() != DType::float32 || gradient_multiplier_ != 1.0) {
+      MemoryCategoryScope scope(MemoryCategory::gradients);
+      gc = g.dtype() == DType::float32 ? clone(gc) : cast(gc, DType::float32);
+      if (gradient_multiplier_ != 1.0) {
+        float* d = gc.data<float>();
+        const auto m = static_cast<float>(gradient_multiplier_);
+        for (std::int64_t e = 0; e < gc.numel(); ++e) d[e] *= m;
+      }
+    }
     update(i, p.data<float>(), gc.data<float>(), p.numel());
   }
 }
@@ -150,14 +162,18 @@ NamedTensors Adam::state() const {
   return out;
 }
 
-double clip_grad_norm(const std::vector<Tensor>& parameters, double max_norm) {
-  if (!(max_norm > 0)) throw RangeError(fmt::format("clip_grad_norm: max_norm {} must be > 0", max_norm));
+double grad_norm(const std::vector<Tensor>& parameters) {
   double total = 0;
   for (const Tensor& p : parameters) {
     if (!p.grad().defined()) continue;
     for (double g : p.grad().to_vector()) total += g * g;
   }
-  const double norm = std::sqrt(total);
+  return std::sqrt(total);
+}
+
+double clip_grad_norm(const std::vector<Tensor>& parameters, double max_norm) {
+  if (!(max_norm > 0)) throw RangeError(fmt::format("clip_grad_norm: max_norm {} must be > 0", max_norm));
+  const double norm = grad_norm(parameters);
   if (norm > max_norm) {
     const auto scale = static_cast<float>(max_norm / (norm + 1e-6));
     for (const Tensor& p : parameters) {

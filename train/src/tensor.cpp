@@ -87,9 +87,11 @@ std::vector<double> Tensor::to_vector() const {
 }
 
 Tensor& Tensor::set_requires_grad(bool on) {
-  if (on && dtype() != DType::float32 && dtype() != DType::float64) {
-    throw RangeError(fmt::format("requires_grad: only float32 and float64 tensors can require grad, not {}",
-                                 dtype_name(dtype())));
+  if (on && dtype() != DType::float32 && dtype() != DType::float64 && dtype() != DType::bfloat16 &&
+      dtype() != DType::float16) {
+    throw RangeError(fmt::format(
+        "requires_grad: only float64, float32, bfloat16 and float16 tensors can require grad, not {}",
+        dtype_name(dtype())));
   }
   if (impl_->grad_fn) throw RangeError("requires_grad: only leaf tensors (made by no op) can be set");
   impl_->requires_grad = on;

@@ -87,14 +87,16 @@ Tensor label_batch(const ImageDataset& data, const std::vector<std::int64_t>& in
   return out;
 }
 
-Trainer::Trainer(TrainOptions options) : options_(std::move(options)) {
+Trainer::Trainer(TrainOptions options, std::unique_ptr<TrainingPrecision> precision)
+    : options_(std::move(options)), precision_(std::move(precision)) {
   options_.validate();
   if (options_.lr == 0) options_.lr = default_lr(options_.optimizer);
   Rng init(options_.seed);
   model_ = make_model(options_.model, init);
   model_->set_checkpoint_segments(static_cast<std::size_t>(options_.checkpoint_segments));
-  optimizer_ = make_optimizer(options_.optimizer, model_->named_parameters(), options_.lr,
-                              options_.weight_decay, options_.momentum);
+  parameters_ = precision_ ? precision_->attach(*model_) : model_->named_parameters();
+  optimizer_ =
+      make_optimizer(options_.optimizer, parameters_, options_.lr, options_.weight_decay, options_.momentum);
   schedule_.kind = parse_schedule_kind(options_.schedule);
   schedule_.base_lr = options_.lr;
   schedule_.warmup_steps = options_.warmup_steps;
@@ -105,27 +107,51 @@ double Trainer::step(const Tensor& images, const Tensor& labels) {
   reset_memory_peaks();
   optimizer_->set_lr(schedule_.lr_at(optimizer_->steps()));
   optimizer_->zero_grad();
+  if (precision_) precision_->begin_step();
+  const PrecisionPolicy* policy = precision_ ? precision_->policy() : nullptr;
+  const double loss_scale = precision_ ? precision_->loss_scale() : 1.0;
   const std::int64_t n = images.shape()[0];
   const std::int64_t k = std::min<std::int64_t>(options_.grad_accum, std::max<std::int64_t>(n, 1));
   double loss_sum = 0;
   for (std::int64_t part = 0; part < k; ++part) {
     const std::int64_t begin = part * n / k, end = (part + 1) * n / k;
     if (begin == end) continue;
-    const Tensor logits = model_->forward(slice(images, 0, begin, end));
-    const Tensor loss = cross_entropy(logits, slice(labels, 0, begin, end));
+    Tensor loss;
+    {
+      PrecisionScope scope(policy);  // autocast covers the forward and the loss, not the backward
+      loss = cross_entropy(model_->forward(slice(images, 0, begin, end)), slice(labels, 0, begin, end));
+    }
     // Each micro-batch's mean loss weighs by its share of the batch, so the summed gradients equal the
-    // full batch's gradient.
-    mul_scalar(loss, static_cast<double>(end - begin) / static_cast<double>(n)).backward();
+    // full batch's gradient; the loss scale multiplies it too (fp16 gradients stay above underflow).
+    mul_scalar(loss, loss_scale * static_cast<double>(end - begin) / static_cast<double>(n)).backward();
     loss_sum += loss.item() * static_cast<double>(end - begin);
   }
-  if (options_.clip_norm > 0) clip_grad_norm(model_->parameters(), options_.clip_norm);
-  optimizer_->step();
+  if (!precision_) {
+    if (options_.clip_norm > 0) clip_grad_norm(model_->parameters(), options_.clip_norm);
+    optimizer_->step();
+  } else if (precision_->gradients_finite()) {
+    // Unscale before clipping: the norm is the true gradient's, and both factors reach the float32 update
+    // as one multiplier (low-precision gradients are never rewritten, so nothing underflows on the way).
+    double multiplier = 1.0 / loss_scale;
+    if (options_.clip_norm > 0) {
+      std::vector<Tensor> masters;
+      for (const auto& [name, p] : parameters_) masters.push_back(p);
+      const double norm = grad_norm(masters) * multiplier;
+      if (norm > options_.clip_norm) multiplier *= options_.clip_norm / (norm + 1e-6);
+    }
+    optimizer_->set_gradient_multiplier(multiplier);
+    optimizer_->step();
+    precision_->end_step(true);
+  } else {
+    precision_->end_step(false);
+  }
   update_memory(memory_);
   return loss_sum / static_cast<double>(std::max<std::int64_t>(n, 1));
 }
 
 EvalResult Trainer::evaluate(const ImageDataset& data) {
   NoGradGuard no_grad;
+  PrecisionScope scope(precision_ ? precision_->policy() : nullptr);
   model_->set_training(false);
   std::vector<std::int64_t> order(static_cast<std::size_t>(data.count));
   for (std::int64_t i = 0; i < data.count; ++i) order[static_cast<std::size_t>(i)] = i;
@@ -134,7 +160,7 @@ EvalResult Trainer::evaluate(const ImageDataset& data) {
   std::int64_t correct = 0;
   for (std::int64_t begin = 0; begin < data.count; begin += options_.eval_batch) {
     const std::int64_t end = std::min(data.count, begin + options_.eval_batch);
-    const Tensor logits = model_->forward(image_batch(data, order, begin, end));
+    const Tensor logits = cast(model_->forward(image_batch(data, order, begin, end)), DType::float32);
     const Tensor labels = label_batch(data, order, begin, end);
     loss_sum += cross_entropy(logits, labels).item() * static_cast<double>(end - begin);
     const float* l = logits.data<float>();
@@ -168,6 +194,7 @@ TrainResult Trainer::fit(const FashionMnist& data, const ProgressFn& progress) {
     const auto epoch_start = Clock::now();
     double loss_sum = 0;
     std::int64_t step = 0;
+    const std::int64_t skipped_before = precision_ ? precision_->skipped_steps() : 0;
     for (std::int64_t begin = 0; begin < count; begin += options_.batch) {
       const std::int64_t end = std::min(count, begin + options_.batch);
       const double loss =
@@ -185,10 +212,15 @@ TrainResult Trainer::fit(const FashionMnist& data, const ProgressFn& progress) {
     m.test_loss = test.loss;
     m.test_accuracy = test.accuracy;
     m.lr = optimizer_->lr();
+    if (precision_) {
+      m.loss_scale = precision_->loss_scale();
+      m.skipped_steps = precision_->skipped_steps() - skipped_before;
+    }
     result.epochs.push_back(m);
   }
   result.seconds = seconds_since(start);
   result.steps = optimizer_->steps();
+  result.skipped_steps = precision_ ? precision_->skipped_steps() : 0;
   result.test_accuracy = result.epochs.back().test_accuracy;
   result.test_loss = result.epochs.back().test_loss;
   result.memory = memory_;
@@ -206,8 +238,11 @@ void Trainer::save(const std::filesystem::path& path) const {
                                 std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(c.raw_data()),
                                                               static_cast<std::size_t>(c.numel()) * 4)));
   };
-  for (const auto& [name, p] : model_->named_parameters()) add("model." + name, p);
+  for (const auto& [name, p] : parameters_) add("model." + name, p);
   for (const auto& [name, s] : optimizer_->state()) add("optimizer." + name, s);
+  if (precision_) {
+    for (const auto& [name, s] : precision_->state()) add("amp." + name, s);
+  }
   const std::map<std::string, std::string> metadata{{"format", "lowbit-train"},
                                                     {"model", options_.model},
                                                     {"optimizer", options_.optimizer},
@@ -235,14 +270,14 @@ void Trainer::load(const std::filesystem::path& path, bool with_optimizer) {
     std::memcpy(into.data<float>(), t.data.data(), t.data.size());
   };
   // Check every shape before copying anything, so a mismatch leaves the model untouched.
-  for (const auto& [name, p] : model_->named_parameters()) {
+  for (const auto& [name, p] : parameters_) {
     const SafetensorsTensor& t = file.at("model." + name);
     if (t.shape != p.shape()) {
       throw ShapeError(fmt::format("{}: tensor 'model.{}' has shape {}, the model expects {}", path.string(),
                                    name, shape_string(t.shape), shape_string(p.shape())));
     }
   }
-  for (const auto& [name, p] : model_->named_parameters()) read("model." + name, p);
+  for (const auto& [name, p] : parameters_) read("model." + name, p);
   if (with_optimizer) {
     for (const auto& [name, s] : optimizer_->state()) read("optimizer." + name, s);
     std::int64_t steps = 0;
@@ -253,7 +288,11 @@ void Trainer::load(const std::filesystem::path& path, bool with_optimizer) {
       throw FileError(fmt::format("{}: metadata 'steps' is '{}', not a step count", path.string(), text));
     }
     optimizer_->set_steps(steps);
+    if (precision_) {
+      for (const auto& [name, s] : precision_->state()) read("amp." + name, s);
+    }
   }
+  if (precision_) precision_->refresh();
 }
 
 }  // namespace lowbit::train

@@ -11,8 +11,10 @@
 
 namespace lowbit::train {
 
-enum class MemoryCategory : std::uint8_t { weights, gradients, optimizer, activations };
-inline constexpr std::size_t kMemoryCategoryCount = 4;
+// master_weights: the fp32 masters that mixed precision keeps beside low-precision working weights (the
+// working copies count as weights), so a report shows AMP's layout (4 + 2 bytes per parameter).
+enum class MemoryCategory : std::uint8_t { weights, gradients, optimizer, activations, master_weights };
+inline constexpr std::size_t kMemoryCategoryCount = 5;
 std::string_view memory_category_name(MemoryCategory category);
 
 struct MemoryStats {

@@ -32,6 +32,12 @@ class Optimizer {
   // writes into these tensors and restores the step count with set_steps.
   virtual NamedTensors state() const = 0;
   void set_steps(std::int64_t steps) { steps_ = steps; }
+  // Every gradient is multiplied by `m` (in float32) before the updates of the following steps: the AMP
+  // layer's 1 / loss scale and a clipping factor, applied without rewriting low-precision gradients.
+  // Gradients may be in any float dtype (bfloat16 and float16 under AMP); each is widened to float32 for
+  // its update only.
+  void set_gradient_multiplier(double m) { gradient_multiplier_ = m; }
+  double gradient_multiplier() const { return gradient_multiplier_; }
   virtual std::string_view name() const = 0;
 
  protected:
@@ -45,6 +51,7 @@ class Optimizer {
  private:
   NamedTensors parameters_;
   double lr_;
+  double gradient_multiplier_ = 1.0;
 };
 
 struct SgdOptions {
@@ -89,6 +96,8 @@ class Adam final : public Optimizer {
 
 // Scales every gradient so their global L2 norm is at most max_norm; returns the norm before clipping.
 double clip_grad_norm(const std::vector<Tensor>& parameters, double max_norm);
+// The global L2 norm of the parameters' gradients (any float dtype), accumulated in double.
+double grad_norm(const std::vector<Tensor>& parameters);
 
 // "sgd", "adam" or "adamw" with the given learning rate, weight decay and (SGD) momentum; paper defaults
 // otherwise (AdamW's weight decay 0.01 when weight_decay < 0). Throws RangeError for other names.

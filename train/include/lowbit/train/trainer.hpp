@@ -15,6 +15,7 @@
 #include "lowbit/train/module.hpp"
 #include "lowbit/train/optim.hpp"
 #include "lowbit/train/schedule.hpp"
+#include "lowbit/train/training_precision.hpp"
 
 namespace lowbit::train {
 
@@ -46,6 +47,10 @@ struct EpochMetrics {
   double seconds = 0;            // wall time of the epoch's training steps
   double step_milliseconds = 0;  // mean time of one optimizer step (all its micro-batches)
   double lr = 0;                 // at the end of the epoch
+  // Mixed precision: the loss scale at the end of the epoch (1 without scaling) and the steps the epoch
+  // skipped for inf/NaN gradients.
+  double loss_scale = 1;
+  std::int64_t skipped_steps = 0;
 };
 
 struct MemoryReport {
@@ -60,6 +65,7 @@ struct TrainResult {
   double seconds = 0;
   std::int64_t parameters = 0;
   std::int64_t steps = 0;
+  std::int64_t skipped_steps = 0;
   MemoryReport memory;
 };
 
@@ -82,7 +88,8 @@ Tensor label_batch(const ImageDataset& data, const std::vector<std::int64_t>& in
 
 class Trainer {
  public:
-  explicit Trainer(TrainOptions options);
+  // `precision` (amp/) takes over the parameters and runs the steps in mixed precision; null: float32.
+  explicit Trainer(TrainOptions options, std::unique_ptr<TrainingPrecision> precision = nullptr);
   Module& model() { return *model_; }
   Optimizer& optimizer() { return *optimizer_; }
   const TrainOptions& options() const { return options_; }
@@ -92,8 +99,9 @@ class Trainer {
   TrainResult fit(const FashionMnist& data, const ProgressFn& progress = {});
   EvalResult evaluate(const ImageDataset& data);
 
-  // Parameters as "model.<name>", optimizer state as "optimizer.<name>.<slot>", and metadata naming the
-  // model, optimizer and step, written atomically.
+  // Parameters (the float32 masters under mixed precision) as "model.<name>", optimizer state as
+  // "optimizer.<name>.<slot>", mixed-precision state as "amp.<name>", and metadata naming the model,
+  // optimizer and step, written atomically.
   void save(const std::filesystem::path& path) const;
   // Loads parameters (and, with `with_optimizer`, optimizer state) saved by save(); throws FileError or
   // ShapeError naming the file and the tensor when the checkpoint does not fit this model.
@@ -102,6 +110,8 @@ class Trainer {
  private:
   TrainOptions options_;
   std::shared_ptr<Sequential> model_;
+  std::unique_ptr<TrainingPrecision> precision_;
+  NamedTensors parameters_;  // what the optimizer updates: the model's parameters or their masters
   std::unique_ptr<Optimizer> optimizer_;
   Schedule schedule_;
   MemoryReport memory_;
