@@ -33,5 +33,6 @@ void add_table_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_amp_command(CLI::App& app);
 
 }  // namespace lowbit::cli

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
       "  lowbit train --model cnn --epochs 15 --seed 1 --metrics cnn.json\n"
       "  lowbit quantize model.safetensors -o model-q8_0.gguf --scheme q8_0\n"
       "  lowbit inspect model-q8_0.gguf\n"
+      "  lowbit train --model mlp --amp fp16 --loss-scale dynamic\n"
+      "  lowbit amp policy --json\n"
       "Run `lowbit <command> --help` for each command's options.");
   lowbit::cli::add_formats_command(app);
   lowbit::cli::add_decode_command(app);
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
   lowbit::cli::add_quantize_command(app);
   lowbit::cli::add_inspect_command(app);
   lowbit::cli::add_dequantize_command(app);
+  lowbit::cli::add_amp_command(app);
   // CLI11 reports an unknown command as a missing one; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
