@@ -99,6 +99,12 @@ nlohmann::json bytes_per_parameter(const MemoryReport& m, std::int64_t parameter
   return out;
 }
 
+// What --loss-scale resolved to: the option, or the mode's default (dynamic for fp16, else none).
+std::string loss_scale_name(const AmpArgs& amp) {
+  if (!amp.loss_scale.empty()) return amp.loss_scale;
+  return amp.amp == "fp16" || amp.amp == "float16" ? "dynamic" : "none";
+}
+
 nlohmann::json result_json(const Args& args, const TrainResult& r) {
   nlohmann::json epochs = nlohmann::json::array();
   nlohmann::json scale_history = nlohmann::json::array();
@@ -132,9 +138,7 @@ nlohmann::json result_json(const Args& args, const TrainResult& r) {
           {"memory", memory_json(r.memory)},
           {"bytes_per_parameter", bytes_per_parameter(r.memory, r.parameters)},
           {"amp", args.amp.amp.empty() ? "none" : args.amp.amp},
-          {"loss_scale", args.amp.amp.empty() || args.amp.loss_scale.empty()
-                             ? (args.amp.amp == "fp16" ? "dynamic" : "none")
-                             : args.amp.loss_scale},
+          {"loss_scale", loss_scale_name(args.amp)},
           {"scale_history", scale_history},
           {"skipped_steps", r.skipped_steps},
           {"epochs", epochs}};
