@@ -155,12 +155,12 @@ namespace {
 // scale (delayed: the one end_step computed from the history, once there is a history; the first step and
 // current scaling: from this amax).
 Operand quantize_role(const Tensor& t, DType type, int role, Fp8TensorState& state, const Fp8Options& o,
-                      bool saved_scales) {
+                      bool saved_scales, bool record_amax) {
   std::vector<float> v = as_floats(t);
   if (o.scaling == Fp8Scaling::mxfp8) return {quantize_mx(v, t.shape(), type), 1.0f};
   const float amax = amax_of(v);
   float* history = state.amax_history.data<float>() + role * o.history;
-  history[0] = std::max(history[0], amax);
+  if (record_amax) history[0] = std::max(history[0], amax);
   float scale = scale_for(amax, type, o.margin);
   if (o.scaling == Fp8Scaling::delayed && saved_scales) scale = state.scale.data<float>()[role];
   return {quantize_scaled(std::move(v), t.shape(), type, scale), scale};
@@ -173,6 +173,8 @@ Tensor Fp8Recipe::linear(const Tensor& x, const Tensor& weight, const Tensor& bi
   Fp8TensorState* state = &layer.state;
   const Fp8Options o = options_;
   const bool saved = steps_ > 0;
+  // Evaluation (no grad) uses the scales but leaves the training histories alone.
+  const bool training = train::grad_enabled();
   if (x.dim() != 2 || x.shape()[1] != weight.shape()[1]) {
     throw ShapeError(fmt::format("fp8 linear: input {} does not fit weight {}",
                                  train::shape_string(x.shape()), train::shape_string(weight.shape())));
@@ -180,11 +182,11 @@ Tensor Fp8Recipe::linear(const Tensor& x, const Tensor& weight, const Tensor& bi
   Operand xq, wq;
   {
     train::NoGradGuard no_grad;
-    xq = quantize_role(x, DType::float8_e4m3fn, kInput, *state, o, saved);
+    xq = quantize_role(x, DType::float8_e4m3fn, kInput, *state, o, saved, training);
     // The weight is converted once per step (the cast cache of float8), whatever the micro-batches.
     auto it = weight_cache_.find(weight.impl().get());
     if (it == weight_cache_.end()) {
-      const Operand w = quantize_role(weight, DType::float8_e4m3fn, kWeight, *state, o, saved);
+      const Operand w = quantize_role(weight, DType::float8_e4m3fn, kWeight, *state, o, saved, training);
       it = weight_cache_.emplace(weight.impl().get(), CachedWeight{weight, w.data, w.scale}).first;
     }
     wq = {it->second.quantized, it->second.scale};
@@ -197,7 +199,7 @@ Tensor Fp8Recipe::linear(const Tensor& x, const Tensor& weight, const Tensor& bi
   return train::record(
       out, "fp8_linear", {x, weight, bias},
       [xq, wq, state, o, saved, x_type, w_type, b_type, has_bias = bias.defined()](const Tensor& g) {
-        const Operand gq = quantize_role(g, DType::float8_e5m2, kGrad, *state, o, saved);
+        const Operand gq = quantize_role(g, DType::float8_e5m2, kGrad, *state, o, saved, true);
         // dx = g W (e5m2 x e4m3), dW = g^T x (e5m2 x e4m3), fp32 accumulation.
         Tensor gx = scaled_gemm(gq, false, wq, false, x_type, nullptr);
         Tensor gw = scaled_gemm(gq, true, xq, false, w_type, nullptr);

@@ -11,6 +11,7 @@
 #include "lowbit/amp/fp8.hpp"
 #include "lowbit/amp/mixed_precision.hpp"
 #include "lowbit/formats/block.hpp"
+#include "lowbit/train/autograd.hpp"
 #include "lowbit/train/ops.hpp"
 #include "lowbit/train/trainer.hpp"
 
@@ -118,6 +119,12 @@ TEST_CASE("delayed scaling takes the next scale from the amax history with its r
     // Column 0 is the new (empty) step, then the newest first: 0.5, 2 (1 and 4 left the window).
     const auto h = s.amax_history.to_vector();
     CHECK(std::vector<double>(h.begin(), h.begin() + 3) == std::vector<double>{0, 0.5, 2});
+    // Evaluation (no grad) uses the scales without writing the history.
+    {
+      train::NoGradGuard no_grad;
+      recipe.linear(train::full({3, 4}, 100.0, DType::float32), w, Tensor());
+    }
+    CHECK(s.amax_history.to_vector() == h);
   }
 }
 
