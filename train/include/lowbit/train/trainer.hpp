@@ -92,6 +92,8 @@ class Trainer {
   explicit Trainer(TrainOptions options, std::unique_ptr<TrainingPrecision> precision = nullptr);
   Module& model() { return *model_; }
   Optimizer& optimizer() { return *optimizer_; }
+  // What the optimizer updates: the model's parameters, or their float32 masters under mixed precision.
+  const NamedTensors& trained_parameters() const { return parameters_; }
   const TrainOptions& options() const { return options_; }
 
   // One optimizer step on the given examples (split into grad_accum micro-batches); returns the mean loss.
