@@ -1,7 +1,7 @@
 // Differentiable neural-network ops: convolution, pooling, layer normalisation, embedding lookup and
-// dropout. Like ops.hpp they compute in the tensors' dtype (float32 for training, float64 for gradient
-// checks); shapes follow PyTorch (images are [N, C, H, W]). Bad shapes throw ShapeError and bad values
-// RangeError, naming the op, the argument and what it got.
+// dropout. Like ops.hpp they compute in the dtype the precision policy picks (without one, the widest input
+// dtype; conv2d reads bfloat16/float16/float8 operands in its GEMM); shapes follow PyTorch (images are [N, C,
+// H, W]). Bad shapes throw ShapeError and bad values RangeError, naming the op, the argument and what it got.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@ namespace lowbit::train {
 
 // 2-D cross-correlation (PyTorch's conv2d): x [N, C, H, W], weight [O, C, kh, kw], bias [O] or undefined;
 // zero padding on all four sides. Output [N, O, OH, OW] with OH = (H + 2*padding - kh) / stride + 1.
-// float32 runs as one GEMM over an im2col buffer of every image of the batch.
+// It runs as one GEMM over an im2col buffer of every image of the batch (in the operands' dtype).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::int64_t stride = 1,
               std::int64_t padding = 0);
 

@@ -1,6 +1,9 @@
-// Differentiable ops on tensors (forward and backward). Arithmetic runs in the tensors' dtype: float32 for
-// training, float64 for gradient checks; other dtypes are storage types reached with cast(). Binary ops
-// broadcast as numpy does. Shape errors throw ShapeError naming the op and both shapes.
+// Differentiable ops on tensors (forward and backward). Each op computes in the dtype the precision policy
+// picks (precision.hpp): without one, the widest dtype of its inputs. float32 is for training, float64 for
+// gradient checks; bfloat16 and float16 compute in float32 inside the op and round once to the output, and
+// the GEMM ops (matmul, linear) feed bfloat16/float16/float8 straight to kernels/ GEMM (fp32 accumulation).
+// Gradients arrive in each input's dtype. Binary ops broadcast as numpy does. Shape errors throw ShapeError
+// naming the op and both shapes.
 #pragma once
 
 #include <cstdint>
