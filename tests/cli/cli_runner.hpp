@@ -1,6 +1,8 @@
 // Runs the `lowbit` binary as a user would and captures what it prints.
 #pragma once
 
+#include <catch2/catch.hpp>
+
 #include <string>
 #include <vector>
 
@@ -30,5 +32,13 @@ void write_file(const std::string& path, const std::string& bytes);
 std::string read_file(const std::string& path);
 bool file_exists(const std::string& path);
 std::vector<std::string> list_dir(const std::string& path);
+
+// What every command does with bad input (DESIGN.md section 5): exit code 2 and an `error: ...` message on
+// stderr that names the bad input (`needle`).
+inline void require_bad_input(const CliResult& r, const std::string& needle) {
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("error:") && Catch::Contains(needle));
+}
 
 }  // namespace lowbit::test

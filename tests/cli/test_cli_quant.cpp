@@ -14,6 +14,7 @@
 using lowbit::test::file_exists;
 using lowbit::test::list_dir;
 using lowbit::test::read_file;
+using lowbit::test::require_bad_input;
 using lowbit::test::run_cli;
 using lowbit::test::TempDir;
 using lowbit::test::write_file;
@@ -70,12 +71,6 @@ std::string small_checkpoint() {
                       {"layers.0.mlp.weight", "F32", {2, 256}, f32_bytes(weights(512, 0.02f))},
                       {"layers.0.norm.weight", "F32", {64}, f32_bytes(std::vector<float>(64, 1.0f))}},
                      R"({"format": "pt"})");
-}
-
-void require_bad_input(const lowbit::test::CliResult& r, const std::string& needle) {
-  INFO("stdout: " << r.out << "\nstderr: " << r.err);
-  CHECK(r.exit_code == 2);
-  CHECK_THAT(r.err, Catch::Contains("error:") && Catch::Contains(needle));
 }
 
 }  // namespace

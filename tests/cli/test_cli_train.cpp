@@ -11,6 +11,7 @@
 using lowbit::test::file_exists;
 using lowbit::test::list_dir;
 using lowbit::test::read_file;
+using lowbit::test::require_bad_input;
 using lowbit::test::run_cli;
 using lowbit::test::TempDir;
 using lowbit::test::write_file;
@@ -19,12 +20,6 @@ using nlohmann::json;
 namespace {
 
 const std::string kData = "/usr/share/datasets/fashion-mnist";
-
-void require_bad_input(const lowbit::test::CliResult& r, const std::string& needle) {
-  INFO("stdout: " << r.out << "\nstderr: " << r.err);
-  CHECK(r.exit_code == 2);
-  CHECK_THAT(r.err, Catch::Contains("error:") && Catch::Contains(needle));
-}
 
 }  // namespace
 
