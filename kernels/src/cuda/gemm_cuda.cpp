@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 
 #include "../gemm_args.hpp"
@@ -59,10 +60,13 @@ struct Device {
   int major = 0, minor = 0, multiprocessors = 0;
 };
 
+// The current device's properties, queried once per device (callers may be on several threads).
 const Device& current_device() {
   static std::array<std::optional<Device>, 64> devices;
+  static std::mutex mutex;
   int id = 0;
   check_cuda(cudaGetDevice(&id), "cudaGetDevice");
+  const std::lock_guard<std::mutex> lock(mutex);
   auto& slot = devices.at(static_cast<std::size_t>(id));
   if (!slot) {
     Device d;
