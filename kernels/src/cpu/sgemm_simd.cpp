@@ -48,6 +48,30 @@ float* scratch(hwy::AlignedFreeUniquePtr<float[]>& buffer, std::size_t& capacity
   return buffer.get();
 }
 
+// Rows [i_begin, i_end) of C, columns [jc, jc + nc), k block [pc, pc + kc), against one packed block of B:
+// pack A kMC rows at a time into `packed_a` and run the micro-kernel over every tile. Both drivers' inner
+// loops (private and shared B).
+inline void multiply_packed_block(const SgemmArgs& g, std::int64_t i_begin, std::int64_t i_end,
+                                  std::int64_t pc, std::int64_t kc, std::int64_t jc, std::int64_t nc,
+                                  float beta, float* packed_a, const float* packed_b) {
+  const auto mr = static_cast<std::int64_t>(kMR);
+  const auto nr = static_cast<std::int64_t>(tile_cols());
+  const std::int64_t mc_max = kMCTiles * mr;
+  for (std::int64_t ic = i_begin; ic < i_end; ic += mc_max) {
+    const std::int64_t mc = std::min(mc_max, i_end - ic);
+    pack_a_f32(g.a, g.lda, g.transpose_a, ic, mc, pc, kc, kMR, packed_a);
+    for (std::int64_t jr = 0; jr < nc; jr += nr) {
+      const float* b_panel = packed_b + jr * kc;
+      for (std::int64_t ir = 0; ir < mc; ir += mr) {
+        micro_kernel_f32<kMR>(static_cast<std::size_t>(kc), packed_a + ir * kc, b_panel,
+                              g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, g.alpha, beta,
+                              static_cast<std::size_t>(std::min(mr, mc - ir)),
+                              static_cast<std::size_t>(std::min(nr, nc - jr)));
+      }
+    }
+  }
+}
+
 // C[i_begin .. i_end) x [j_begin .. j_end): the Goto loops on one thread.
 HWY_NOINLINE void sgemm_block(const SgemmArgs& g, std::int64_t i_begin, std::int64_t i_end,
                               std::int64_t j_begin, std::int64_t j_end) {
@@ -64,19 +88,7 @@ HWY_NOINLINE void sgemm_block(const SgemmArgs& g, std::int64_t i_begin, std::int
       const std::int64_t kc = std::min(kKC, g.k - pc);
       const float beta = pc == 0 ? g.beta : 1.0f;  // later k blocks add to what the first one wrote
       pack_b_f32(g.b, g.ldb, g.transpose_b, pc, kc, jc, nc, static_cast<std::size_t>(nr), packed_b);
-      for (std::int64_t ic = i_begin; ic < i_end; ic += mc_max) {
-        const std::int64_t mc = std::min(mc_max, i_end - ic);
-        pack_a_f32(g.a, g.lda, g.transpose_a, ic, mc, pc, kc, kMR, packed_a);
-        for (std::int64_t jr = 0; jr < nc; jr += nr) {
-          const float* b_panel = packed_b + jr * kc;
-          for (std::int64_t ir = 0; ir < mc; ir += mr) {
-            micro_kernel_f32<kMR>(static_cast<std::size_t>(kc), packed_a + ir * kc, b_panel,
-                                  g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, g.alpha, beta,
-                                  static_cast<std::size_t>(std::min(mr, mc - ir)),
-                                  static_cast<std::size_t>(std::min(nr, nc - jr)));
-          }
-        }
-      }
+      multiply_packed_block(g, i_begin, i_end, pc, kc, jc, nc, beta, packed_a, packed_b);
     }
   }
 }
@@ -150,19 +162,7 @@ HWY_NOINLINE void sgemm_shared_b(const SgemmArgs& g, int t, int count, std::barr
                    static_cast<std::size_t>(nr), packed_b + q0 * nr * kc);
       }
       sync.arrive_and_wait();  // the whole block of B is packed
-      for (std::int64_t ic = i_begin; ic < i_end; ic += mc_max) {
-        const std::int64_t mc = std::min(mc_max, i_end - ic);
-        pack_a_f32(g.a, g.lda, g.transpose_a, ic, mc, pc, kc, kMR, packed_a);
-        for (std::int64_t jr = 0; jr < nc; jr += nr) {
-          const float* b_panel = packed_b + jr * kc;
-          for (std::int64_t ir = 0; ir < mc; ir += mr) {
-            micro_kernel_f32<kMR>(static_cast<std::size_t>(kc), packed_a + ir * kc, b_panel,
-                                  g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, g.alpha, beta,
-                                  static_cast<std::size_t>(std::min(mr, mc - ir)),
-                                  static_cast<std::size_t>(std::min(nr, nc - jr)));
-          }
-        }
-      }
+      multiply_packed_block(g, i_begin, i_end, pc, kc, jc, nc, beta, packed_a, packed_b);
     }
   }
 }
