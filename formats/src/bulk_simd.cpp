@@ -26,6 +26,10 @@ namespace hn = hwy::HWY_NAMESPACE;
 // the same switch at about 3/4 of a thread's share of the L3: 41 MiB on the 2-core Sapphire Rapids.)
 inline constexpr std::size_t kStreamingMinBytes = std::size_t{32} << 20;
 
+// Narrowings past the caches read this many 4 KiB source pages side by side (see convert_loop).
+inline constexpr std::size_t kPageBytes = 4096;
+inline constexpr std::size_t kInterleavedPages = 8;
+
 // T's deterministic rounding as data (bulk-inl.h); nothing to round into fp32.
 template <FloatSpec T>
 Rounder rounder_for(const SimdParams& p) {
@@ -79,11 +83,24 @@ void convert_loop(const std::uint8_t* src, std::uint8_t* dst, std::size_t count,
     convert_range<S, T, kStochastic>(src, dst, 0, head, rounder, p);
     const std::size_t step = vector_bytes / kDstBytes;  // elements per output vector
     const Rounder r = rounder;
+    auto stream_at = [&](std::size_t i) HWY_ATTR {
+      stream_codes<S, T, kStochastic>(d, src + i * kSrcBytes, dst + i * kDstBytes, p.first_index + i, r, p);
+    };
     done = head;
-    for (; done + step <= count; done += step) {
-      stream_codes<S, T, kStochastic>(d, src + done * kSrcBytes, dst + done * kDstBytes, p.first_index + done,
-                                      r, p);
+    if constexpr (kSrcBytes > kDstBytes) {
+      // A narrowing reads more than it writes, and one core's sequential read stream is capped by how many
+      // lines the hardware prefetcher keeps in flight: reading kInterleavedPages source pages side by side
+      // (as glibc's memcpy does past the L3) raised the same loads and stores from 0.72 to 1.05 of memcpy's
+      // rate on the Sapphire Rapids guest. Widenings write more than they read and lose by it (0.92).
+      const std::size_t page = kPageBytes / kSrcBytes;  // elements per source page; a multiple of step
+      const std::size_t block = page * kInterleavedPages;
+      for (; page % step == 0 && done + block <= count; done += block) {
+        for (std::size_t offset = 0; offset < page; offset += step) {
+          for (std::size_t k = 0; k < kInterleavedPages; ++k) stream_at(done + k * page + offset);
+        }
+      }
     }
+    for (; done + step <= count; done += step) stream_at(done);
     hwy::FlushStream();  // order the weakly-ordered streaming stores before anything that follows
   }
 #endif

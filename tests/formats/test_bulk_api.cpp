@@ -239,10 +239,19 @@ TEST_CASE("outputs past the streaming threshold (32 MiB) convert like the scalar
     const char* to;
     std::size_t count;
     std::size_t dst_offset;  // bytes: a destination that is not vector-aligned has an ordinary head
+    BulkOptions options;
   };
-  const Case cases[] = {{"float32", "bfloat16", (std::size_t{16} << 20) + 3, 2},
-                        {"bfloat16", "float8_e5m2", (std::size_t{32} << 20) + 5, 1},
-                        {"float8_e4m3fn", "float32", (std::size_t{8} << 20) + 1, 4}};
+  // Narrowings read several source pages side by side (bulk_simd.cpp): the stochastic case checks that
+  // each element still gets its own stream index in that order.
+  const Case cases[] = {{"float32", "bfloat16", (std::size_t{16} << 20) + 3, 2, {}},
+                        {"bfloat16", "float8_e5m2", (std::size_t{32} << 20) + 5, 1, {}},
+                        {"float32", "float8_e4m3fn", (std::size_t{32} << 20) + 7, 3, {}},
+                        {"float32",
+                         "float8_e5m2",
+                         (std::size_t{32} << 20) + 1,
+                         0,
+                         {Rounding::stochastic, Policy::saturate, 7, 5}},
+                        {"float8_e4m3fn", "float32", (std::size_t{8} << 20) + 1, 4, {}}};
   for (const Case& c : cases) {
     const Format from = find_format(c.from), to = find_format(c.to);
     const std::size_t in_width = element_bytes(from), out_width = element_bytes(to);
@@ -255,7 +264,9 @@ TEST_CASE("outputs past the streaming threshold (32 MiB) convert like the scalar
       std::vector<std::uint64_t> codes(std::min(kBlock, c.count - first));
       for (std::size_t k = 0; k < codes.size(); ++k)
         codes[k] = (0x2e000000u + (first + k) * step) & from.code_mask();
-      const std::vector<std::uint64_t> out = scalar_reference(from, to, codes, {});
+      BulkOptions options = c.options;
+      options.first_index += first;
+      const std::vector<std::uint64_t> out = scalar_reference(from, to, codes, options);
       for (std::size_t k = 0; k < codes.size(); ++k) {
         std::memcpy(&src[(first + k) * in_width], &codes[k], in_width);
         std::memcpy(&want[(first + k) * out_width], &out[k], out_width);
@@ -263,7 +274,7 @@ TEST_CASE("outputs past the streaming threshold (32 MiB) convert like the scalar
     }
     for (std::int64_t target : simd_targets()) {
       ForcedTarget forced(target);
-      convert_bulk(from, src.data(), to, dst.data() + c.dst_offset, c.count);
+      convert_bulk(from, src.data(), to, dst.data() + c.dst_offset, c.count, c.options);
       INFO(fmt::format("{} -> {}, {} elements, target {}", c.from, c.to, c.count, target_name(target)));
       CHECK(std::memcmp(dst.data() + c.dst_offset, want.data(), want.size()) == 0);
     }
