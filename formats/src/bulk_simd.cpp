@@ -30,11 +30,13 @@ inline constexpr std::size_t kStreamingMinBytes = std::size_t{32} << 20;
 inline constexpr std::size_t kPageBytes = 4096;
 inline constexpr std::size_t kInterleavedPages = 8;
 
-// T's deterministic rounding as data (bulk-inl.h); nothing to round into fp32.
-template <FloatSpec T>
+// T's deterministic rounding as data (bulk-inl.h), on the grid kPath rounds on; nothing to round into fp32.
+template <FloatSpec T, RoundPath kPath>
 Rounder rounder_for(const SimdParams& p) {
   if constexpr (T == spec::float32) {
     return {};
+  } else if constexpr (kPath == RoundPath::via_f16) {
+    return make_rounder<10 - T.man_bits>(p.rounding);
   } else {
     Rounder r = make_rounder<23 - T.man_bits>(p.rounding);
     // The CPU's own conversion rounds to nearest-even and overflows to inf: the ieee policy.
@@ -45,31 +47,31 @@ Rounder rounder_for(const SimdParams& p) {
 
 // Converts elements [begin, end): full vectors straight from and to the arrays; the last partial vector
 // goes through zero-padded buffers, so the tail is converted by the same SIMD code.
-template <FloatSpec S, FloatSpec T, bool kStochastic>
+template <FloatSpec S, FloatSpec T, RoundPath kPath>
 void convert_range(const std::uint8_t* src, std::uint8_t* dst, std::size_t begin, std::size_t end,
                    const Rounder& rounder, const SimdParams& p) {
   constexpr std::size_t kSrcBytes = S.bits() / 8, kDstBytes = T.bits() / 8;
   const hn::ScalableTag<std::uint32_t> d;
   const std::size_t lanes = hn::Lanes(d);
   const Rounder r = rounder;  // a local copy stays in registers across the stores
-  auto convert = [&](const std::uint8_t* from, std::uint8_t* to, std::size_t index) HWY_ATTR {
-    store_codes<T>(d, convert_codes<S, T, kStochastic>(d, from, p.first_index + index, r, p), to);
-  };
   std::size_t i = begin;
-  for (; i + lanes <= end; i += lanes) convert(src + i * kSrcBytes, dst + i * kDstBytes, i);
+  for (; i + lanes <= end; i += lanes) {  // (a lambda here was not inlined: 0.40 -> 0.31 ns per element)
+    store_codes<T>(d, convert_codes<S, T, kPath>(d, src + i * kSrcBytes, p.first_index + i, r, p),
+                   dst + i * kDstBytes);
+  }
   if (i < end) {
     HWY_ALIGN std::uint8_t in[HWY_MAX_BYTES] = {};  // lanes * 4 bytes at most
     HWY_ALIGN std::uint8_t out[HWY_MAX_BYTES];
     std::memcpy(in, src + i * kSrcBytes, (end - i) * kSrcBytes);
-    convert(in, out, i);
+    store_codes<T>(d, convert_codes<S, T, kPath>(d, in, p.first_index + i, r, p), out);
     std::memcpy(dst + i * kDstBytes, out, (end - i) * kDstBytes);
   }
 }
 
-// One loop per (source, target, deterministic or stochastic).
-template <FloatSpec S, FloatSpec T, bool kStochastic>
+// One loop per (source, target, rounding path).
+template <FloatSpec S, FloatSpec T, RoundPath kPath>
 void convert_loop(const std::uint8_t* src, std::uint8_t* dst, std::size_t count, const SimdParams& p) {
-  const Rounder rounder = rounder_for<T>(p);
+  const Rounder rounder = rounder_for<T, kPath>(p);
   std::size_t done = 0;
 #if HWY_TARGET != HWY_SCALAR
   constexpr std::size_t kSrcBytes = S.bits() / 8, kDstBytes = T.bits() / 8;
@@ -80,11 +82,11 @@ void convert_loop(const std::uint8_t* src, std::uint8_t* dst, std::size_t count,
     // Up to the first vector-aligned destination with ordinary stores, then whole aligned output vectors
     // (4 / kDstBytes input vectors each) with streaming stores.
     const std::size_t head = ((vector_bytes - address % vector_bytes) % vector_bytes) / kDstBytes;
-    convert_range<S, T, kStochastic>(src, dst, 0, head, rounder, p);
+    convert_range<S, T, kPath>(src, dst, 0, head, rounder, p);
     const std::size_t step = vector_bytes / kDstBytes;  // elements per output vector
     const Rounder r = rounder;
     auto stream_at = [&](std::size_t i) HWY_ATTR {
-      stream_codes<S, T, kStochastic>(d, src + i * kSrcBytes, dst + i * kDstBytes, p.first_index + i, r, p);
+      stream_codes<S, T, kPath>(d, src + i * kSrcBytes, dst + i * kDstBytes, p.first_index + i, r, p);
     };
     done = head;
     if constexpr (kSrcBytes > kDstBytes) {
@@ -104,7 +106,7 @@ void convert_loop(const std::uint8_t* src, std::uint8_t* dst, std::size_t count,
     hwy::FlushStream();  // order the weakly-ordered streaming stores before anything that follows
   }
 #endif
-  convert_range<S, T, kStochastic>(src, dst, done, count, rounder, p);
+  convert_range<S, T, kPath>(src, dst, done, count, rounder, p);
 }
 
 using LoopFn = void (*)(const std::uint8_t*, std::uint8_t*, std::size_t, const SimdParams&);
@@ -121,9 +123,13 @@ constexpr bool holds_exactly() {
 template <FloatSpec S, FloatSpec T>
 LoopFn select_mode(Rounding rounding) {
   if constexpr (holds_exactly<S, T>()) {
-    return &convert_loop<S, T, false>;
+    return &convert_loop<S, T, RoundPath::integer>;
   } else {
-    return rounding == Rounding::stochastic ? &convert_loop<S, T, true> : &convert_loop<S, T, false>;
+    if (rounding == Rounding::stochastic) return &convert_loop<S, T, RoundPath::stochastic>;
+    if constexpr (fits_f16_scaled<T>() && kHasF16Conversion) {
+      if (rounds_via_f16<T>(rounding)) return &convert_loop<S, T, RoundPath::via_f16>;
+    }
+    return &convert_loop<S, T, RoundPath::integer>;
   }
 }
 
