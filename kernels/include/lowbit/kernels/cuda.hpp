@@ -5,8 +5,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "lowbit/formats/block.hpp"
 #include "lowbit/formats/rounding.hpp"
 #include "lowbit/kernels/gemm.hpp"
 
@@ -91,5 +93,28 @@ struct ConvertOptions {
 // float8_e5m2, bfloat16, float16. The quantization step of fp8 training (per-tensor scale and amax).
 void convert(const void* src, DType from, void* dst, DType to, std::size_t count,
              const ConvertOptions& options = {});
+
+struct EncodeBlocksOptions {
+  // How elements are rounded; unset: the format's recipe (BlockFormat::default_options(): MX nearest-away,
+  // NVFP4 nearest-even). Scales are rounded as block.hpp says, whatever this is.
+  std::optional<Rounding> rounding;
+  Policy policy = Policy::saturate;
+  // Rounding::stochastic: device pointer to one word of random bits per element, in order (required then).
+  const std::uint32_t* random = nullptr;
+  float* amax = nullptr;  // as ConvertOptions::amax: max(*amax, max |x|) over the input, NaN included
+  void* stream = nullptr;
+};
+
+// Encodes a rows x cols array of float32 or bfloat16 (row-major, rows contiguous) into a block format on the
+// GPU, bit-identical to formats' encode_blocks (block.hpp: its rules and packed layout) applied to each row,
+// so blocks run along the contiguous dimension and each row may end in a partial block:
+//   elements: rows * format.element_bytes(cols) bytes, row r at r * format.element_bytes(cols);
+//   scales:   rows * format.block_count(cols) bytes, row r at r * format.block_count(cols).
+// Formats: mxfp8_e4m3, mxfp8_e5m2, mxfp4 and nvfp4. NVFP4 needs `tensor_scale`, a device float that receives
+// the whole array's nvfp4_tensor_scale (its finite amax is reduced first), used by every row; MX formats
+// take none (null). All pointers are device pointers. Throws lowbit::RangeError naming a bad argument.
+void encode_blocks(const BlockFormat& format, const void* src, DType from, std::size_t rows, std::size_t cols,
+                   std::uint8_t* elements, std::uint8_t* scales, float* tensor_scale = nullptr,
+                   const EncodeBlocksOptions& options = {});
 
 }  // namespace lowbit::kernels::cuda
