@@ -8,8 +8,8 @@ set -euo pipefail
 build=${1:-build/release}
 out=${2:-.gpu}
 mkdir -p "$out"
-cp "$build/tests/test_kernels_cuda" "$build/bench/bench_gemm_cuda" "$out/"
-for program in "$out/test_kernels_cuda" "$out/bench_gemm_cuda"; do
+cp "$build/tests/test_kernels_cuda" "$build/bench/bench_gemm_cuda" "$build/bench/bench_encode_cuda" "$out/"
+for program in "$out/test_kernels_cuda" "$out/bench_gemm_cuda" "$out/bench_encode_cuda"; do
   ldd "$program" | awk '/=> \/(usr\/)?lib\/x86_64-linux-gnu\/lib(benchmark|fmt|hwy)/ {print $3}'
 done | sort -u | xargs -r -I{} cp -L {} "$out/"
 ls -la "$out"
