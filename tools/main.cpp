@@ -9,6 +9,7 @@
 
 #include "cli_common.hpp"
 #include "lowbit/formats/error.hpp"
+#include "lowbit/train/atomic_file.hpp"
 
 // The checkpoint commands (cmd_quantize.cpp, cmd_inspect.cpp, cmd_dequantize.cpp).
 namespace lowbit::cli {
@@ -18,6 +19,7 @@ void add_dequantize_command(CLI::App& app);
 }  // namespace lowbit::cli
 
 int main(int argc, char** argv) {
+  lowbit::train::remove_temporaries_on_signals();  // Ctrl-C leaves no temporary output behind
   CLI::App app{"lowbit: bit-exact number formats, quantization and low-precision training"};
   app.require_subcommand(1);
   app.footer(

@@ -1,8 +1,11 @@
 // AtomicFile: the target appears only on commit, complete, with the mode a plain create gives; otherwise
 // nothing is left behind and an existing target is untouched.
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <csignal>
 
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/atomic_file.hpp"
@@ -80,5 +83,33 @@ TEST_CASE("an atomic file in a missing folder is a FileError naming the path", "
   } catch (const lowbit::FileError& e) {
     CHECK_THAT(e.what(), Catch::Contains(target.string()));
     CHECK_THAT(e.what(), Catch::Contains("No such file or directory"));
+  }
+}
+
+TEST_CASE("a signal that ends the writer removes its temporary, and a committed file survives the signal",
+          "[train]") {
+  for (int signal : {SIGINT, SIGTERM, SIGHUP}) {
+    TempDir dir;
+    write_bytes(dir / "keep.bin", {1, 2, 3});
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {  // the writer: one file committed, two still being written when the signal comes
+      lowbit::train::remove_temporaries_on_signals();
+      AtomicFile done(dir / "done.bin");
+      done.write("complete", 8);
+      done.commit();
+      AtomicFile first(dir / "keep.bin"), second(dir / "new.bin");
+      first.write("partial", 7);
+      second.write("partial", 7);
+      std::raise(signal);
+      ::_exit(0);  // not reached: the handler ends the process by the same signal
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    INFO("signal " << signal);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == signal);
+    CHECK(dir.entries() == std::vector<std::string>{"done.bin", "keep.bin"});
+    CHECK(read_bytes(dir / "keep.bin") == Bytes{1, 2, 3});
   }
 }

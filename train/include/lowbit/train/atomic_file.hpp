@@ -1,7 +1,9 @@
 // An output file that appears only when complete. Bytes go to a temporary beside the target (same
 // directory, so the final rename cannot cross file systems); commit() flushes, fsyncs and renames it over
 // the target. Destroying an uncommitted AtomicFile removes the temporary, so a failed or interrupted
-// writer never leaves a partial file and never touches an existing target.
+// writer never leaves a partial file and never touches an existing target. A signal that ends the process
+// runs no destructor: programs call remove_temporaries_on_signals() once to have SIGINT, SIGTERM and SIGHUP
+// remove the live temporaries too.
 #pragma once
 
 #include <cstddef>
@@ -36,9 +38,15 @@ class AtomicFile {
 
   std::filesystem::path target_, temp_;
   int fd_ = -1;
+  int slot_ = -1;  // in the table the signal handler reads (atomic_file.cpp)
   bool committed_ = false;
   std::uint64_t written_ = 0;
   std::vector<unsigned char> buffer_;
 };
+
+// Installs handlers for SIGINT, SIGTERM and SIGHUP that unlink the temporaries of every live uncommitted
+// AtomicFile and then end the process by the same signal (so the exit status still says which). Signals
+// already ignored stay ignored. Call once, early, from the main thread.
+void remove_temporaries_on_signals();
 
 }  // namespace lowbit::train
