@@ -28,17 +28,18 @@ namespace {
 
 // out[r] = sum_p a(p) * w_r(p) for kRows weight rows of `k` int4 (k and group multiples of 32). `a` is the
 // activation row de-interleaved per 32 (see gemv_w4_avx512), `group_sum` its sums per group (for zero
-// points: scale * sum (q - z) a = scale * (sum q a - z sum a)). Each byte is xored with 0x88, turning both
-// nibbles into q + 8 in 0..15; widened to 16 int32 lanes, the low nibbles are the even k and the high
-// nibbles the odd k (which is why `a` is stored evens first), and subtracting 8 gives q exactly. (Folding
-// the -8 into -8 * sum a would save that subtraction but cancel: q = 0 everywhere would not give 0.)
+// points: scale * sum (q - z) a = scale * (sum q a - z sum a)). 16 bytes widen to 16 int32 lanes: the low
+// nibbles are the even k and the high nibbles the odd k (which is why `a` is stored evens first). vpermps
+// reads only the low 4 bits of each index, so the byte itself indexes the low nibble's value and the byte
+// shifted right by 4 the high one's: one permute turns 16 codes into their exact floats (the table maps
+// the two's-complement code to q). Per 32 weights that is a widening load, a shift, two permutes and two
+// FMAs, where unpacking with masks, subtractions and int -> float conversions took ten operations.
 // Several rows at once give independent FMA chains and share the activation loads.
 template <int kRows>
 LOWBIT_W4_TARGET void w4_rows_dot(const float* a, const std::uint8_t* const* w, const float* const* scale,
                                   const std::int8_t* const* zero, const float* group_sum, std::int64_t k,
                                   std::int64_t group, float* out) {
-  const __m128i flip = _mm_set1_epi8(static_cast<char>(0x88));
-  const __m512i low = _mm512_set1_epi32(0xf), eight = _mm512_set1_epi32(8);
+  const __m512 code_value = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
   __m512 total[kRows];
   float offset[kRows] = {};
   for (int r = 0; r < kRows; ++r) total[r] = _mm512_setzero_ps();
@@ -48,13 +49,10 @@ LOWBIT_W4_TARGET void w4_rows_dot(const float* a, const std::uint8_t* const* w, 
     for (std::int64_t p = g0; p < g0 + group; p += 32) {
       const __m512 a_even = _mm512_loadu_ps(a + p), a_odd = _mm512_loadu_ps(a + p + 16);
       for (int r = 0; r < kRows; ++r) {
-        const __m128i bytes =
-            _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r] + p / 2)), flip);
-        const __m512i x = _mm512_cvtepu8_epi32(bytes);
-        const __m512i q_even = _mm512_sub_epi32(_mm512_and_si512(x, low), eight);
-        const __m512i q_odd = _mm512_sub_epi32(_mm512_srli_epi32(x, 4), eight);
-        acc0[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q_even), a_even, acc0[r]);
-        acc1[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q_odd), a_odd, acc1[r]);
+        const __m512i x =
+            _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r] + p / 2)));
+        acc0[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(x, code_value), a_even, acc0[r]);
+        acc1[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x, 4), code_value), a_odd, acc1[r]);
       }
     }
     for (int r = 0; r < kRows; ++r) {
@@ -67,6 +65,9 @@ LOWBIT_W4_TARGET void w4_rows_dot(const float* a, const std::uint8_t* const* w, 
 }
 
 #pragma GCC diagnostic pop
+
+// Weight rows per call of w4_rows_dot: the activation loads are shared among them.
+constexpr int kRowsPerPass = 4;
 
 }  // namespace
 
@@ -107,7 +108,7 @@ void gemv_w4_avx512(const GemmProblem& p) {
       }
     }
     const int threads = p.n * p.k < (1 << 18) ? 1 : p.threads;
-    const std::int64_t pairs = p.n / 2;
+    const std::int64_t passes = p.n / kRowsPerPass;
     const std::int64_t zstride = groups;
     auto rows = [&](std::int64_t j, auto count) {
       constexpr int kRows = decltype(count)::value;
@@ -122,11 +123,11 @@ void gemv_w4_avx512(const GemmProblem& p) {
       w4_rows_dot<kRows>(a_perm.data(), wr, sr, zr, group_sum.data(), p.k, p.b.group_size, &acc[i * p.n + j]);
     };
     run_parallel(threads, [&](int t, int count) {
-      for (std::int64_t q = pairs * t / count; q < pairs * (t + 1) / count; ++q) {
-        rows(2 * q, std::integral_constant<int, 2>{});
+      for (std::int64_t q = passes * t / count; q < passes * (t + 1) / count; ++q) {
+        rows(kRowsPerPass * q, std::integral_constant<int, kRowsPerPass>{});
       }
     });
-    if (p.n % 2 != 0) rows(p.n - 1, std::integral_constant<int, 1>{});
+    for (std::int64_t j = passes * kRowsPerPass; j < p.n; ++j) rows(j, std::integral_constant<int, 1>{});
   }
   apply_epilogue(p, acc.data(), p.n, 0, p.m, 0, p.n);
 }
