@@ -18,6 +18,7 @@
 #include "lowbit/formats/bulk.hpp"
 #include "lowbit/formats/dtype.hpp"
 #include "lowbit/kernels/gemm.hpp"
+#include "lowbit/kernels/packed_weights.hpp"
 
 namespace {
 
@@ -178,7 +179,9 @@ void lowbit_s8(benchmark::State& state, Shape s) {
 // activations. Counter `weight_bytes` = bytes of weights + scales streamed per second.
 constexpr std::int32_t kW4Group = 128;
 
-void lowbit_w4(benchmark::State& state, Shape s) {
+// `packed`: the weights go through PackedInt4Weights once, outside the timed loop (as oneDNN's reorder of
+// its bf16 weights); the rest multiply the weights as stored on every call.
+void run_w4(benchmark::State& state, Shape s, bool packed) {
   const auto a = random_bf16(s.m * s.k, 1);
   std::vector<std::uint8_t> w(static_cast<std::size_t>(s.n * s.k / 2));
   std::mt19937 rng(3);
@@ -188,14 +191,30 @@ void lowbit_w4(benchmark::State& state, Shape s) {
   const lk::MatrixIn ai{a.data(), DType::bfloat16, s.k};
   const lk::MatrixIn bi{w.data(), DType::int4, s.k, lk::Transpose::yes, kW4Group, scale.data()};
   const lk::MatrixOut co{c.data(), DType::float32, s.n};
-  for (auto _ : state) {
-    lk::gemm(s.m, s.n, s.k, ai, bi, co);
-    benchmark::DoNotOptimize(c.data());
+  if (packed) {
+    const lk::PackedInt4Weights pw(s.k, s.n, bi);
+    for (auto _ : state) {
+      lk::gemm(s.m, s.n, s.k, ai, pw, co);
+      benchmark::DoNotOptimize(c.data());
+    }
+  } else {
+    for (auto _ : state) {
+      lk::gemm(s.m, s.n, s.k, ai, bi, co);
+      benchmark::DoNotOptimize(c.data());
+    }
   }
   report(state, s);
   state.counters["weight_bytes"] = benchmark::Counter(
       static_cast<double>(w.size() + scale.size() * 4) * static_cast<double>(state.iterations()),
       benchmark::Counter::kIsRate);
+}
+
+void lowbit_w4(benchmark::State& state, Shape s) {
+  run_w4(state, s, false);
+}
+
+void lowbit_w4_packed(benchmark::State& state, Shape s) {
+  run_w4(state, s, true);
 }
 
 // The machine's read bandwidth: two threads summing disjoint halves of a 1 GiB buffer (64-bit integer adds,
@@ -255,6 +274,7 @@ int main(int argc, char** argv) {
   add("lowbit", "e4m3", lowbit_e4m3);
   add("lowbit", "e5m2", lowbit_e5m2);
   add("lowbit", "w4", lowbit_w4);
+  add("lowbit", "w4packed", lowbit_w4_packed);
   for (const Shape& s : {Shape{1, 8192, 8192}, Shape{64, 8192, 8192}}) {
     benchmark::RegisterBenchmark(("gemm/lowbit/w4/" + shape_name(s)).c_str(), lowbit_w4, s)
         ->UseRealTime()

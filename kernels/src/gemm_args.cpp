@@ -6,8 +6,6 @@
 
 namespace lowbit::kernels {
 
-namespace {
-
 void check_operand(const char* fn, const char* name, const MatrixIn& x, std::int64_t rows,
                    std::int64_t cols) {
   const bool t = x.transpose == Transpose::yes;
@@ -21,8 +19,6 @@ void check_operand(const char* fn, const char* name, const MatrixIn& x, std::int
         fmt::format("{}: {}.group_size = {} but {}.group_scale is null", fn, name, x.group_size, name));
   }
 }
-
-}  // namespace
 
 void check_dims(const char* fn, std::int64_t m, std::int64_t n, std::int64_t k) {
   if (m < 0) throw RangeError(fmt::format("{}: m = {} is negative", fn, m));

@@ -14,6 +14,9 @@ void check_dims(const char* fn, std::int64_t m, std::int64_t n, std::int64_t k);
 void check_matrix(const char* fn, const char* name, const void* data, std::int64_t rows, std::int64_t cols,
                   std::int64_t ld);
 
+// One operand: op(X) is rows x cols, stored as given by its transpose; its group fields are consistent.
+void check_operand(const char* fn, const char* name, const MatrixIn& x, std::int64_t rows, std::int64_t cols);
+
 // The sizes, operands (op(A) m x k, op(B) k x n, with their group scales) and C of a gemm() call.
 void check_gemm_args(const char* fn, std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a,
                      const MatrixIn& b, const MatrixOut& c);

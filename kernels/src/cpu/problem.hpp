@@ -6,6 +6,10 @@
 
 #include "lowbit/kernels/gemm.hpp"
 
+namespace lowbit::kernels {
+class PackedInt4Weights;
+}
+
 namespace lowbit::kernels::cpu {
 
 struct GemmProblem {
@@ -14,6 +18,7 @@ struct GemmProblem {
   MatrixOut c;
   Epilogue epilogue;
   int threads = 1;
+  const PackedInt4Weights* packed_b = nullptr;  // B pre-packed (gemm_w4_packed_amx); then `b` is unused
 };
 
 // True when C is fp32 and the epilogue is alpha * acc + beta * C alone: the micro-kernels then write C
@@ -37,14 +42,16 @@ void gemm_s8_amx(const GemmProblem& p);        // A, B in {int8, uint8}
 void gemm_bf16_avx512(const GemmProblem& p);   // A, B in {bfloat16, float8_e4m3fn, float8_e5m2}
 void gemm_s8_avx512(const GemmProblem& p);     // A, B in {int8, uint8}
 void gemm_int_portable(const GemmProblem& p);  // integer inputs without VNNI (and int4 / group scales)
-void gemm_widen_f32(const GemmProblem& p);
+void gemm_widen_f32(const GemmProblem& p);     // any float inputs: widen to fp32, then the packed sgemm
 // int4 weights (B stored N x K with group scales, group a multiple of 32) times bf16/fp32 activations, m
 // <= 8.
 bool gemv_w4_applies(const GemmProblem& p);
 void gemv_w4_avx512(const GemmProblem& p);
 // int4 weights with group scales (group a multiple of 32 dividing 1024) times bf16/fp8 activations, any m.
 bool gemm_w4_amx_applies(const GemmProblem& p);
-void gemm_w4_amx(const GemmProblem& p);  // any float inputs: widen to fp32, then the packed sgemm
+void gemm_w4_amx(const GemmProblem& p);
+// The same with B pre-packed (p.packed_b) and A bf16 or fp8, any m.
+void gemm_w4_packed_amx(const GemmProblem& p);
 
 // Splits [0, extent) into `count` ranges of whole `unit`s; returns range t.
 inline void split_range(std::int64_t extent, std::int64_t unit, std::int64_t t, std::int64_t count,
