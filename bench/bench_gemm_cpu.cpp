@@ -3,16 +3,27 @@
 // row-major; oneDNN gets its weights (B) pre-packed in the layout it prefers, as in its own fast path, and
 // its primitive created once outside the timed loop. mem/read measures the machine's read bandwidth (two
 // threads summing a 1 GiB buffer), the ceiling of a weight-streaming GEMV.
+//
+// Fairness on a small shared machine. OpenBLAS's worker threads busy-wait (sched_yield) for about 2^28
+// cycles (OPENBLAS_THREAD_TIMEOUT, default 28: ~0.13 s at 2 GHz) after each call before they sleep, and
+// libgomp's (oneDNN) spin too unless OMP_WAIT_POLICY=passive; with 2 cores, whatever benchmark ran next
+// shared the cores with them. So every peer benchmark sleeps for kPeerSettle after its timed loop (not
+// timed), and the next one starts with the peers' threads asleep, whatever the order or filter. Besides
+// mean/median, each benchmark reports `min` over its repetitions: on a machine shared with other jobs, the
+// fastest repetition is the one that had the cores to itself (run with --benchmark_repetitions=N).
 #include <benchmark/benchmark.h>
 #include <omp.h>
 #include <x86_64-linux-gnu/openblas-pthread/cblas.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <dnnl.hpp>
 #include <functional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lowbit/formats/bulk.hpp"
@@ -23,6 +34,7 @@
 namespace {
 
 constexpr int kThreads = 2;
+constexpr auto kPeerSettle = std::chrono::milliseconds(500);  // > OpenBLAS's 2^28-cycle spin
 using lowbit::DType;
 namespace lk = lowbit::kernels;
 
@@ -70,6 +82,7 @@ void openblas_f32(benchmark::State& state, Shape s) {
     benchmark::DoNotOptimize(c.data());
   }
   report(state, s);
+  std::this_thread::sleep_for(kPeerSettle);  // let OpenBLAS's workers stop spinning (see the top)
 }
 
 // ---- oneDNN: one matmul primitive with pre-packed weights -------------------------------------------
@@ -96,6 +109,7 @@ void onednn_matmul(benchmark::State& state, Shape s, dt a_type, dt b_type, dt c_
     stream.wait();
   }
   report(state, s);
+  std::this_thread::sleep_for(kPeerSettle);  // let OpenMP's workers go to sleep (see the top)
 }
 
 void onednn_f32(benchmark::State& state, Shape s) {
@@ -250,10 +264,19 @@ const Shape kShapes[] = {{512, 512, 512}, {1024, 1024, 1024}, {2048, 2048, 2048}
 
 using BenchFn = void (*)(benchmark::State&, Shape);
 
+double fastest(const std::vector<double>& v) {
+  return *std::min_element(v.begin(), v.end());
+}
+
+// Real time in ms, with the `min` statistic (see the top).
+benchmark::internal::Benchmark* configure(benchmark::internal::Benchmark* b) {
+  return b->UseRealTime()->Unit(benchmark::kMillisecond)->ComputeStatistics("min", fastest);
+}
+
 void add(const char* impl, const char* type, BenchFn fn) {
   for (const Shape& s : kShapes) {
     const std::string name = std::string("gemm/") + impl + "/" + type + "/" + shape_name(s);
-    benchmark::RegisterBenchmark(name.c_str(), fn, s)->UseRealTime()->Unit(benchmark::kMillisecond);
+    configure(benchmark::RegisterBenchmark(name.c_str(), fn, s));
   }
 }
 
@@ -276,11 +299,11 @@ int main(int argc, char** argv) {
   add("lowbit", "w4", lowbit_w4);
   add("lowbit", "w4packed", lowbit_w4_packed);
   for (const Shape& s : {Shape{1, 8192, 8192}, Shape{64, 8192, 8192}}) {
-    benchmark::RegisterBenchmark(("gemm/lowbit/w4/" + shape_name(s)).c_str(), lowbit_w4, s)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
+    configure(benchmark::RegisterBenchmark(("gemm/lowbit/w4/" + shape_name(s)).c_str(), lowbit_w4, s));
+    configure(
+        benchmark::RegisterBenchmark(("gemm/lowbit/w4packed/" + shape_name(s)).c_str(), lowbit_w4_packed, s));
   }
-  benchmark::RegisterBenchmark("mem/read/1GiB", mem_read)->UseRealTime()->Unit(benchmark::kMillisecond);
+  configure(benchmark::RegisterBenchmark("mem/read/1GiB", mem_read));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

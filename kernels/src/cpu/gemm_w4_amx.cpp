@@ -237,13 +237,29 @@ struct AmxW4Kernel {
     }
   }
 
+  // acc (+)= sums * the 32 column scales; `first`: acc not yet written.
+  LOWBIT_AMX_TARGET static void scale_into(float* acc, const float* sums, const float* scales, bool first) {
+    const __m512 sc0 = _mm512_loadu_ps(scales), sc1 = _mm512_loadu_ps(scales + 16);
+    for (int r = 0; r < 32; ++r) {
+      for (int h = 0; h < 2; ++h) {
+        float* dst = acc + r * 32 + 16 * h;
+        const __m512 old = first ? _mm512_setzero_ps() : _mm512_load_ps(dst);
+        _mm512_store_ps(dst, _mm512_fmadd_ps(_mm512_load_ps(sums + r * 32 + 16 * h), h ? sc1 : sc0, old));
+      }
+    }
+  }
+
+  // Group g's partial sums are scaled into `acc` (vector FMAs) only after group g + 1's tile products are
+  // issued, from the other of two `part` buffers, so the core does that work while the tiles multiply
+  // instead of the tile unit waiting for it. The first group initializes `acc` (no zeroing pass).
   LOWBIT_AMX_TARGET static void tile(std::int64_t groups, const std::uint32_t* a, const std::uint32_t* b,
                                      float* c, std::int64_t ldc, float alpha, float beta, int mr, int nr) {
     const std::int64_t steps = groups * 16 / 17 / 16;
     const float* scales = reinterpret_cast<const float*>(b + steps * 16 * kNR);
     alignas(64) float acc[32 * 32];
-    alignas(64) float part[32 * 32];
-    for (int i = 0; i < 32 * 32; i += 16) _mm512_store_ps(acc + i, _mm512_setzero_ps());
+    alignas(64) float part[2][32 * 32];
+    std::int64_t previous = -1;
+    int buffer = 0;
     for (std::int64_t s0 = 0; s0 < steps; s0 += t_steps_per_group) {
       _tile_zero(0);
       _tile_zero(1);
@@ -260,18 +276,16 @@ struct AmxW4Kernel {
         _tile_dpbf16ps(2, 5, 6);
         _tile_dpbf16ps(3, 5, 7);
       }
-      _tile_stored(0, part, 128);
-      _tile_stored(1, part + 16, 128);
-      _tile_stored(2, part + 512, 128);
-      _tile_stored(3, part + 512 + 16, 128);
-      const __m512 sc0 = _mm512_loadu_ps(scales + s0 * kNR), sc1 = _mm512_loadu_ps(scales + s0 * kNR + 16);
-      for (int r = 0; r < 32; ++r) {
-        _mm512_store_ps(acc + r * 32,
-                        _mm512_fmadd_ps(_mm512_load_ps(part + r * 32), sc0, _mm512_load_ps(acc + r * 32)));
-        _mm512_store_ps(acc + r * 32 + 16, _mm512_fmadd_ps(_mm512_load_ps(part + r * 32 + 16), sc1,
-                                                           _mm512_load_ps(acc + r * 32 + 16)));
-      }
+      if (previous >= 0) scale_into(acc, part[buffer ^ 1], scales + previous * kNR, previous == 0);
+      float* sums = part[buffer];
+      _tile_stored(0, sums, 128);
+      _tile_stored(1, sums + 16, 128);
+      _tile_stored(2, sums + 512, 128);
+      _tile_stored(3, sums + 512 + 16, 128);
+      previous = s0;
+      buffer ^= 1;
     }
+    scale_into(acc, part[buffer ^ 1], scales + previous * kNR, previous == 0);
     combine_f32(acc, c, ldc, alpha, beta, mr, nr);
   }
 };
