@@ -34,7 +34,7 @@
 namespace {
 
 constexpr int kThreads = 2;
-constexpr auto kPeerSettle = std::chrono::milliseconds(500);  // > OpenBLAS's 2^28-cycle spin
+constexpr auto kPeerSettle = std::chrono::milliseconds(200);  // > OpenBLAS's 2^28-cycle spin
 using lowbit::DType;
 namespace lk = lowbit::kernels;
 
