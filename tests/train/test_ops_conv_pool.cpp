@@ -8,6 +8,7 @@
 #include "gradcheck.hpp"
 #include "lowbit/train/nn_ops.hpp"
 #include "lowbit/train/ops.hpp"
+#include "lowbit/train/random.hpp"
 
 using namespace lowbit;
 using namespace lowbit::train;
@@ -236,6 +237,60 @@ TEST_CASE("pooling differentiates; max pooling routes each gradient to its windo
   x.set_requires_grad(true);
   sum(max_pool2d(x, 2)).backward();
   CHECK(x.grad().to_vector() == std::vector<double>{0, 1, 1, 0, 0, 0, 0, 0});
+}
+
+TEST_CASE(
+    "float32 2x2 max pooling (the vectorised path) keeps the first maximum, lets NaN win, routes gradients",
+    "[train]") {
+  // Widths give 1, 7, 14, 16, 17, 32 and 33 windows per row (one vector, partial vectors, several), odd
+  // extents leave a row or column outside every window; values from a small set make ties common.
+  const std::vector<std::pair<std::int64_t, std::int64_t>> extents = {{2, 2},  {4, 14},  {28, 28}, {5, 32},
+                                                                      {7, 35}, {14, 64}, {3, 66}};
+  Rng rng(7);
+  for (const auto& [h, w] : extents) {
+    INFO("plane " << h << "x" << w);
+    const Shape shape{2, 3, h, w};
+    std::vector<float> values(static_cast<std::size_t>(shape_numel(shape)));
+    for (float& v : values) {
+      const std::uint64_t r = rng.next_below(40);
+      v = r == 0 ? NAN : r == 1 ? -INFINITY : r == 2 ? INFINITY : static_cast<float>(r % 4) - 1.5f;
+    }
+    Tensor x = from_values(values, shape);
+    x.set_requires_grad(true);
+    const Tensor y = max_pool2d(x, 2);
+    const std::int64_t oh = h / 2, ow = w / 2;
+    REQUIRE(y.shape() == Shape{2, 3, oh, ow});
+    // Gradient o + 1 for output o, so each input's gradient names the window that chose it.
+    std::vector<double> seed(static_cast<std::size_t>(y.numel()));
+    for (std::size_t o = 0; o < seed.size(); ++o) seed[o] = static_cast<double>(o + 1);
+    y.backward(from_values(seed, y.shape()));
+    std::vector<double> expected_grad(values.size(), 0.0);
+    const auto got = y.to_vector();
+    std::size_t o = 0;
+    for (std::int64_t plane = 0; plane < 6; ++plane) {
+      for (std::int64_t i = 0; i < oh; ++i) {
+        for (std::int64_t j = 0; j < ow; ++j, ++o) {
+          // The window in row-major order: a strictly larger value wins, a NaN beats a number.
+          std::size_t best = 0;
+          for (std::int64_t a = 0; a < 2; ++a) {
+            for (std::int64_t b = 0; b < 2; ++b) {
+              const auto e = static_cast<std::size_t>((plane * h + 2 * i + a) * w + 2 * j + b);
+              const bool first = a == 0 && b == 0;
+              if (first || values[e] > values[best] || (std::isnan(values[e]) && !std::isnan(values[best])))
+                best = e;
+            }
+          }
+          if (std::isnan(values[best])) {
+            CHECK(std::isnan(got[o]));
+          } else {
+            CHECK(got[o] == values[best]);
+          }
+          expected_grad[best] = static_cast<double>(o + 1);
+        }
+      }
+    }
+    CHECK(x.grad().to_vector() == expected_grad);
+  }
 }
 
 TEST_CASE("max_pool2d propagates NaN", "[train]") {

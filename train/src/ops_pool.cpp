@@ -4,11 +4,13 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "autocast_dispatch.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/nn_ops.hpp"
+#include "max_pool_2x2.hpp"
 #include "strided.hpp"
 
 namespace lowbit::train {
@@ -43,6 +45,11 @@ PoolGeometry pool_geometry(const Tensor& x, std::int64_t kernel, std::int64_t st
   g.oh = (g.h - kernel) / g.stride + 1;
   g.ow = (g.w - kernel) / g.stride + 1;
   return g;
+}
+
+// float32 2x2 windows with stride 2 (the CNN's pooling) take the AVX-512 path when the CPU has it.
+bool pools_2x2_fast(DType type, const PoolGeometry& g) {
+  return type == DType::float32 && g.kernel == 2 && g.stride == 2 && detail::max_pool_2x2_available();
 }
 
 Shape pooled_shape(const Tensor& x, const PoolGeometry& g) {
@@ -87,8 +94,15 @@ static Tensor max_pool2d_native(const Tensor& x, std::int64_t kernel, std::int64
   Tensor argmax = empty(out.shape(), DType::int32);
   detail::dispatch_float(x.dtype(), "max_pool2d", [&](auto tag) {
     using T = decltype(tag);
-    // The CNN's 2x2 windows get a loop with the window size known at compile time (unrolled); other
-    // sizes take the same code with a runtime size.
+    if constexpr (std::is_same_v<T, float>) {
+      if (pools_2x2_fast(x.dtype(), g)) {
+        detail::max_pool_2x2_forward(xc.data<float>(), out.data<float>(), argmax.data<std::int32_t>(),
+                                     g.planes, g.h, g.w);
+        return;
+      }
+    }
+    // Other 2x2 windows get a loop with the window size known at compile time (unrolled); other sizes
+    // take the same code with a runtime size.
     if (g.kernel == 2) {
       max_pool_planes<T, 2>(xc.data<T>(), out.data<T>(), argmax.data<std::int32_t>(), g);
     } else {
@@ -97,6 +111,13 @@ static Tensor max_pool2d_native(const Tensor& x, std::int64_t kernel, std::int64
   });
   return record(out, "max_pool2d", {x}, [g, argmax, x_shape = x.shape()](const Tensor& grad_out) {
     const Tensor gc = contiguous(grad_out);
+    if (pools_2x2_fast(gc.dtype(), g)) {
+      // Writes every element of gx: no zeroing pass, no scatter.
+      Tensor gx = empty(x_shape, gc.dtype());
+      detail::max_pool_2x2_backward(gc.data<float>(), argmax.data<std::int32_t>(), gx.data<float>(), g.planes,
+                                    g.h, g.w);
+      return std::vector<Tensor>{gx};
+    }
     Tensor gx = zeros(x_shape, gc.dtype());
     detail::dispatch_float(gc.dtype(), "max_pool2d backward", [&](auto tag) {
       using T = decltype(tag);
