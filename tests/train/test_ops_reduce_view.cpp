@@ -92,3 +92,47 @@ TEST_CASE("views share storage and index through strides", "[train]") {
   CHECK_THROWS_AS(slice(a, 0, 2, 4), ShapeError);
   CHECK_THROWS_AS(permute(a, {0, 0}), ShapeError);
 }
+
+TEST_CASE("clone of a transposed view copies every element to its row-major place", "[train]") {
+  // The tiled transpose of copy_into: matrices smaller than, equal to and larger than a 32 x 32 tile, odd
+  // extents, leading dimensions (permuted too), a slice (offset and row stride), every element width.
+  struct Case {
+    Shape shape;
+    std::vector<std::int64_t> order;  // permutation whose last two entries swap the last two dimensions
+    std::int64_t slice_end;           // keep rows [1, slice_end) of the first dimension (0: no slice)
+  };
+  const std::vector<Case> cases = {{{3, 5}, {1, 0}, 0},
+                                   {{32, 32}, {1, 0}, 0},
+                                   {{70, 33}, {1, 0}, 0},
+                                   {{4, 37, 65}, {0, 2, 1}, 0},
+                                   {{2, 3, 9, 40}, {1, 0, 3, 2}, 0},
+                                   {{9, 41, 3}, {0, 2, 1}, 7}};
+  for (const DType type : {DType::float32, DType::float64, DType::bfloat16, DType::uint8}) {
+    for (const Case& c : cases) {
+      INFO(dtype_name(type) << " " << shape_string(c.shape));
+      std::vector<double> values(static_cast<std::size_t>(shape_numel(c.shape)));
+      for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>(i % 251);
+      const Tensor base = from_values(values, c.shape, type);
+      const Tensor sliced = c.slice_end > 0 ? slice(base, 0, 1, c.slice_end) : base;
+      const Tensor view = permute(sliced, c.order);
+      REQUIRE_FALSE(view.is_contiguous());
+      const Tensor copy = clone(view);
+      REQUIRE(copy.is_contiguous());
+      REQUIRE(copy.shape() == view.shape());
+      // Expected: walk the view's indices in row-major order and read the base through its strides.
+      const Shape& shape = view.shape();
+      std::vector<std::int64_t> index(shape.size(), 0);
+      const Tensor got64 = cast(copy, DType::float64);  // contiguous already: a conversion, no copy_into
+      const double* got = got64.data<double>();
+      for (std::int64_t flat = 0; flat < copy.numel(); ++flat) {
+        std::int64_t at = view.offset();
+        for (std::size_t d = 0; d < shape.size(); ++d) at += index[d] * view.strides()[d];
+        REQUIRE(got[flat] == values[static_cast<std::size_t>(at)]);
+        for (std::size_t d = shape.size(); d-- > 0;) {
+          if (++index[d] < shape[d]) break;
+          index[d] = 0;
+        }
+      }
+    }
+  }
+}

@@ -1,11 +1,12 @@
 // conv2d as im2col + one GEMM over the whole batch. The column buffer is [C*kh*kw, N*OH*OW]: row r = (c, ki,
 // kj) holds, for every output position of every image, the input element that kernel tap meets there. Then
-//   forward   out[O, N*P]   = W[O, K] * col[K, N*P]         (one GEMM; P = OH*OW, K = C*kh*kw)
-//   backward  dW[O, K]      = gout[O, N*P] * col^T          (one GEMM)
-//             dcol[K, N*P]  = W^T * gout[O, N*P]            (one GEMM), then col2im scatter-adds into dx
+//   forward   out[O, N*P]    = W[O, K] * col[K, N*P]         (one GEMM; P = OH*OW, K = C*kh*kw)
+//   backward  dW^T[K, O]     = col * g_rows[N*P, O]          (one GEMM; g_rows: the gradient channels-last)
+//             dcol[K, N*P]   = W^T * g[O, N*P]               (one GEMM), then col2im scatter-adds into dx
 // One large GEMM keeps the packed kernel busy on both cores, where a GEMM per image (n = P = 576 columns for
-// 28x28 inputs) would spend much of its time packing. The [O, N, P] <-> [N, O, P] reorders are plain
-// contiguous row copies, fused with the bias add (forward) and the bias gradient (backward).
+// 28x28 inputs) would spend much of its time packing. Every GEMM reads its large operand row-major (kernels/
+// packs a transposed B element by element). The [O, N, P] <-> [N, O, P] reorders are contiguous row copies,
+// fused with the bias add in the forward.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/nn_ops.hpp"
+#include "lowbit/train/ops.hpp"
 #include "lowbit/train/view_ops.hpp"
 #include "strided.hpp"
 
@@ -146,28 +148,6 @@ void col2im(const ConvGeometry& g, const T* dcol, T* dx) {
                    });
 }
 
-// Copies n elements and returns their sum. Sixteen running sums, so the loop vectorises without
-// reassociation (one float accumulator would serialise on the add latency).
-template <class T>
-double copy_and_sum(const T* src, T* dst, std::int64_t n) {
-  constexpr std::int64_t kLanes = 16;
-  T lanes[kLanes] = {};
-  std::int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (std::int64_t l = 0; l < kLanes; ++l) {
-      dst[i + l] = src[i + l];
-      lanes[l] += src[i + l];
-    }
-  }
-  double total = 0;
-  for (; i < n; ++i) {
-    dst[i] = src[i];
-    total += src[i];
-  }
-  for (std::int64_t l = 0; l < kLanes; ++l) total += lanes[l];
-  return total;
-}
-
 // What backward keeps: only what the needed gradients use (the column buffer for dW, the weight for dx).
 struct ConvSaved {
   ConvGeometry g;
@@ -202,45 +182,37 @@ DType accumulation_type(DType compute) {
 std::vector<Tensor> conv2d_backward(const ConvSaved& saved, const Tensor& grad_out) {
   const ConvGeometry& g = saved.g;
   const DType acc = accumulation_type(saved.type);
-  const Tensor gc = contiguous(cast(grad_out, acc));
-  Tensor gmat = empty({g.o, g.columns()}, acc);
+  // The GEMMs read the gradient in the compute dtype, as the forward read its operands (float8 products
+  // came out in bfloat16, and the saved float8 operands widen to it exactly).
+  const DType operand_type = detail::is_float8(saved.type) ? DType::bfloat16 : saved.type;
+  auto operand = [&](const Tensor& t) { return cast(t, operand_type); };
+  const Tensor g3 = detail::reshaped_view(contiguous(cast(grad_out, acc)), {g.n, g.o, g.plane()});
   Tensor gx, gw, gb;
-  detail::dispatch_float(acc, "conv2d backward", [&](auto tag) {
-    using T = decltype(tag);
-    // [N, O, P] -> [O, N, P]; the bias gradient sums the same rows on the way.
-    const T* src = gc.data<T>();
-    T* dst = gmat.data<T>();
-    std::vector<double> bias_sum(static_cast<std::size_t>(g.o), 0.0);
-    const std::int64_t plane = g.plane(), columns = g.columns();
-    for (std::int64_t n = 0; n < g.n; ++n) {
-      for (std::int64_t oc = 0; oc < g.o; ++oc) {
-        bias_sum[static_cast<std::size_t>(oc)] +=
-            copy_and_sum(src + (n * g.o + oc) * plane, dst + oc * columns + n * plane, plane);
-      }
-    }
-    if (saved.need_b) {
-      gb = empty({g.o}, acc);
-      T* pb = gb.data<T>();
-      for (std::int64_t oc = 0; oc < g.o; ++oc)
-        pb[oc] = static_cast<T>(bias_sum[static_cast<std::size_t>(oc)]);
-      gb = cast(gb, saved.bias_type);
-    }
-    // The GEMMs read the gradient in the compute dtype, as the forward read its operands.
-    const Tensor gmat_in = cast(gmat, detail::is_float8(saved.type) ? DType::bfloat16 : saved.type);
-    auto operand = [&](const Tensor& t) { return cast(t, gmat_in.dtype()); };
+  if (saved.need_w || saved.need_b) {
+    // The gradient channels-last, [N*P, O]: dW^T = col * g_rows reads both operands row-major (with
+    // g [O, N*P] and col^T as operands, kernels/ packs the 14 MB col^T of the CNN's second conv element by
+    // element and the product took twice as long), and the bias gradient is its column sums.
+    const Tensor g_rows = detail::reshaped_view(clone(permute(g3, {0, 2, 1})), {g.columns(), g.o});
+    if (saved.need_b) gb = cast(sum(g_rows, {0}), saved.bias_type);
     if (saved.need_w) {
-      gw = empty({g.o, g.taps()}, acc);
-      detail::gemm_2d(gmat_in, transpose(operand(saved.col), 0, 1), gw, 0.0f);
-      gw = detail::reshaped_view(cast(gw, detail::gemm_output_type(saved.type)), saved.w_shape);
+      Tensor gw_t = empty({g.taps(), g.o}, acc);
+      detail::gemm_2d(operand(saved.col), operand(g_rows), gw_t, 0.0f);
+      gw = detail::reshaped_view(cast(clone(transpose(gw_t, 0, 1)), detail::gemm_output_type(saved.type)),
+                                 saved.w_shape);
     }
-    if (saved.need_x) {
-      Tensor dcol = empty({g.taps(), g.columns()}, acc);
-      detail::gemm_2d(transpose(operand(saved.w2), 0, 1), gmat_in, dcol, 0.0f);
-      gx = zeros(saved.x_shape, acc);
+  }
+  if (saved.need_x) {
+    // dcol = W^T * g with g as [O, N*P] ([N, O, P] -> [O, N, P]: contiguous rows of P), then col2im.
+    const Tensor gmat = detail::reshaped_view(clone(permute(g3, {1, 0, 2})), {g.o, g.columns()});
+    Tensor dcol = empty({g.taps(), g.columns()}, acc);
+    detail::gemm_2d(transpose(operand(saved.w2), 0, 1), operand(gmat), dcol, 0.0f);
+    gx = zeros(saved.x_shape, acc);
+    detail::dispatch_float(acc, "conv2d backward", [&](auto tag) {
+      using T = decltype(tag);
       col2im(g, dcol.data<T>(), gx.data<T>());
-      gx = cast(gx, detail::gemm_output_type(saved.type));
-    }
-  });
+    });
+    gx = cast(gx, detail::gemm_output_type(saved.type));
+  }
   return {gx, gw, gb};
 }
 

@@ -55,6 +55,10 @@ Tensor sum_keepdim(const Tensor& a, const std::vector<std::int64_t>& axes) {
             double s = 0;
             for (std::int64_t i = 0; i < n; ++i) s += x[off[1] + i * st[1]];
             acc[static_cast<std::size_t>(off[0])] += s;
+          } else if (st[0] == 1 && st[1] == 1) {  // column sums of a row-major matrix: vectorises
+            double* a = acc.data() + off[0];
+            const T* px = x + off[1];
+            for (std::int64_t i = 0; i < n; ++i) a[i] += px[i];
           } else {
             for (std::int64_t i = 0; i < n; ++i) {
               acc[static_cast<std::size_t>(off[0] + i * st[0])] += x[off[1] + i * st[1]];

@@ -10,6 +10,7 @@
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "strided.hpp"
+#include "transpose_tiles.hpp"
 
 namespace lowbit::train {
 
@@ -154,6 +155,36 @@ Tensor scalar(double value, DType dtype) {
   return full({}, value, dtype);
 }
 
+namespace {
+
+// A contiguous dst from a src whose last two dimensions are swapped (a transposed view made contiguous: the
+// GEMM operands of gemm_2d.cpp, conv2d's channels-last gradient): the leading dimensions one by one, each
+// matrix in tiles. Returns false for any other layout.
+bool copy_transposed(const Tensor& dst, const Tensor& src, std::size_t width) {
+  const std::size_t d = src.shape().size();
+  if (d < 2 || !dst.is_contiguous()) return false;
+  const std::int64_t rows = src.shape()[d - 2], cols = src.shape()[d - 1];
+  if (rows < 2 || cols < 2 || src.strides()[d - 2] != 1) return false;
+  const std::int64_t col_stride = src.strides()[d - 1];
+  const std::int64_t matrices = src.numel() / (rows * cols);
+  const auto* in = static_cast<const char*>(src.raw_data());
+  auto* out = static_cast<char*>(dst.raw_data());
+  const auto bytes = static_cast<std::int64_t>(width);
+  for (std::int64_t i = 0; i < matrices; ++i) {
+    std::int64_t offset = 0;  // of matrix i in src: its index in the leading dimensions, row-major
+    for (std::int64_t rest = i, k = static_cast<std::int64_t>(d) - 3; k >= 0; --k) {
+      const std::int64_t extent = src.shape()[static_cast<std::size_t>(k)];
+      offset += rest % extent * src.strides()[static_cast<std::size_t>(k)];
+      rest /= extent;
+    }
+    detail::transpose_tiles(in + offset * bytes, col_stride, out + i * rows * cols * bytes, rows, cols,
+                            width);
+  }
+  return true;
+}
+
+}  // namespace
+
 void copy_into(const Tensor& dst, const Tensor& src) {
   detail::require_cpu(dst, "copy_into");
   detail::require_cpu(src, "copy_into");
@@ -174,6 +205,7 @@ void copy_into(const Tensor& dst, const Tensor& src) {
                 dtype_storage_bytes(src.dtype(), static_cast<std::size_t>(src.numel())));
     return;
   }
+  if (copy_transposed(dst, src, width)) return;
   auto* out = static_cast<char*>(dst.raw_data());
   const auto* in = static_cast<const char*>(src.raw_data());
   detail::for_each_run<2>(
