@@ -43,33 +43,42 @@ TEST_CASE("sgd with momentum and Nesterov follows PyTorch's update", "[train]") 
 }
 
 TEST_CASE("adam and adamw follow the papers' updates with bias correction", "[train]") {
-  for (bool decoupled : {false, true}) {
-    Fixture f;
-    f.p.set_requires_grad(true);
-    const double lr = 0.01, wd = 0.1;
-    Adam adam(f.named(), AdamOptions{lr, 0.9, 0.999, 1e-8, wd, decoupled});
-    std::vector<double> p{1.0, -2.0, 0.5}, m(3), v(3);
-    const std::vector<std::vector<double>> grads{{0.3, -0.1, 2.0}, {-0.2, 0.4, 1.0}, {0.05, 0.05, -0.5}};
-    for (std::size_t t = 1; t <= grads.size(); ++t) {
-      f.set_grad(grads[t - 1]);
-      adam.step();
-      for (std::size_t e = 0; e < 3; ++e) {
-        double g = grads[t - 1][e];
-        if (decoupled) {
-          p[e] *= 1 - lr * wd;
-        } else {
-          g += wd * p[e];
-        }
-        m[e] = 0.9 * m[e] + 0.1 * g;
-        v[e] = 0.999 * v[e] + 0.001 * g * g;
-        const double mhat = m[e] / (1 - std::pow(0.9, t)), vhat = v[e] / (1 - std::pow(0.999, t));
-        p[e] -= lr * mhat / (std::sqrt(vhat) + 1e-8);
+  // Three elements, and 67 (four 16-lane vectors and a remainder: the update loop is vectorised).
+  for (const std::size_t n : {std::size_t{3}, std::size_t{67}}) {
+    for (bool decoupled : {false, true}) {
+      INFO(n << " elements, decoupled " << decoupled);
+      std::vector<double> p{1.0, -2.0, 0.5}, m(n), v(n);
+      std::vector<std::vector<double>> grads{{0.3, -0.1, 2.0}, {-0.2, 0.4, 1.0}, {0.05, 0.05, -0.5}};
+      for (std::size_t e = 3; e < n; ++e) {
+        p.push_back(std::sin(static_cast<double>(e)));
+        for (std::size_t t = 0; t < grads.size(); ++t)
+          grads[t].push_back(std::cos(static_cast<double>(e * (t + 1))) * (t + 1.0));
       }
-      const auto got = f.p.to_vector();
-      for (std::size_t e = 0; e < 3; ++e) CHECK(got[e] == Approx(p[e]).epsilon(0).margin(2e-6));
+      Tensor param = from_values(p, {static_cast<std::int64_t>(n)});
+      param.set_requires_grad(true);
+      const double lr = 0.01, wd = 0.1;
+      Adam adam({{"p", param}}, AdamOptions{lr, 0.9, 0.999, 1e-8, wd, decoupled});
+      for (std::size_t t = 1; t <= grads.size(); ++t) {
+        param.set_grad(from_values(grads[t - 1], {static_cast<std::int64_t>(n)}));
+        adam.step();
+        for (std::size_t e = 0; e < n; ++e) {
+          double g = grads[t - 1][e];
+          if (decoupled) {
+            p[e] *= 1 - lr * wd;
+          } else {
+            g += wd * p[e];
+          }
+          m[e] = 0.9 * m[e] + 0.1 * g;
+          v[e] = 0.999 * v[e] + 0.001 * g * g;
+          const double mhat = m[e] / (1 - std::pow(0.9, t)), vhat = v[e] / (1 - std::pow(0.999, t));
+          p[e] -= lr * mhat / (std::sqrt(vhat) + 1e-8);
+        }
+        const auto got = param.to_vector();
+        for (std::size_t e = 0; e < n; ++e) CHECK(got[e] == Approx(p[e]).epsilon(0).margin(2e-6));
+      }
+      CHECK(adam.state().size() == 2);
+      CHECK(adam.steps() == 3);
     }
-    CHECK(adam.state().size() == 2);
-    CHECK(adam.steps() == 3);
   }
 }
 

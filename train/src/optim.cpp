@@ -131,6 +131,24 @@ Adam::Adam(NamedTensors parameters, AdamOptions options)
   }
 }
 
+namespace {
+
+// The Adam update of n elements, compiled twice (AVX-512 and the baseline) and picked at load time: the
+// library is built for baseline x86-64, where this loop runs four lanes at a time (12% of an MLP step).
+// PyTorch's form: p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+__attribute__((target_clones("avx512f", "default"))) void adam_elements(
+    float* __restrict param, const float* __restrict grad, float* __restrict m, float* __restrict v,
+    std::int64_t n, float b1, float b2, float l2, float step_size, float bias2_sqrt, float eps) {
+  for (std::int64_t e = 0; e < n; ++e) {
+    const float g = grad[e] + l2 * param[e];
+    m[e] = b1 * m[e] + (1 - b1) * g;
+    v[e] = b2 * v[e] + (1 - b2) * g * g;
+    param[e] -= step_size * m[e] / (std::sqrt(v[e]) / bias2_sqrt + eps);
+  }
+}
+
+}  // namespace
+
 void Adam::update(std::size_t i, float* param, const float* grad, std::int64_t n) {
   const double t = static_cast<double>(steps_);
   const auto b1 = static_cast<float>(options_.beta1), b2 = static_cast<float>(options_.beta2);
@@ -138,20 +156,13 @@ void Adam::update(std::size_t i, float* param, const float* grad, std::int64_t n
   const auto bias2_sqrt = static_cast<float>(std::sqrt(1 - std::pow(options_.beta2, t)));
   const auto eps = static_cast<float>(options_.eps), wd = static_cast<float>(options_.weight_decay);
   const auto decay = static_cast<float>(1 - lr() * options_.weight_decay);
-  float* m = exp_avg_[i].data<float>();
-  float* v = exp_avg_sq_[i].data<float>();
-  // Decay first, in its own loop, so the update loop below has no branch and vectorises.
+  // Decay first, in its own loop, so the update loop has no branch and vectorises.
   if (options_.decoupled_weight_decay) {
     for (std::int64_t e = 0; e < n; ++e) param[e] *= decay;
   }
   const float l2 = options_.decoupled_weight_decay ? 0.0f : wd;
-  for (std::int64_t e = 0; e < n; ++e) {
-    const float g = grad[e] + l2 * param[e];
-    m[e] = b1 * m[e] + (1 - b1) * g;
-    v[e] = b2 * v[e] + (1 - b2) * g * g;
-    // PyTorch's form: p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
-    param[e] -= step_size * m[e] / (std::sqrt(v[e]) / bias2_sqrt + eps);
-  }
+  adam_elements(param, grad, exp_avg_[i].data<float>(), exp_avg_sq_[i].data<float>(), n, b1, b2, l2,
+                step_size, bias2_sqrt, eps);
 }
 
 NamedTensors Adam::state() const {
