@@ -68,6 +68,8 @@ const std::vector<ConvCase> kConvCases = {
     {{3, 1, 6, 8}, {2, 1, 5, 5}, 1, 2, true},   // "same" 5x5
     {{2, 4, 4, 4}, {5, 4, 1, 1}, 1, 0, true},   // 1x1
     {{1, 2, 3, 3}, {2, 2, 3, 3}, 1, 0, true},   // one output position
+    {{2, 3, 6, 5}, {4, 3, 3, 3}, 1, 1, true},   // "same" 3x3, as in the CNN
+    {{2, 2, 5, 6}, {3, 2, 1, 3}, 1, 1, false},  // as wide as the input, two rows taller
 };
 
 }  // namespace
