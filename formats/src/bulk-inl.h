@@ -52,6 +52,15 @@ constexpr std::uint32_t f32_pow2_bits(int e) {
   return static_cast<std::uint32_t>(e + 127) << 23;
 }
 
+// 8-bit formats whose whole range, scaled by 2^(-14 - emin), lies inside fp16's with fp16's smallest normal
+// on theirs (e4m3fn: scaled by 2^-8, e5m2: by 1): then a code's magnitude shifted left by 10 - man_bits is
+// the fp16 code of its scaled value, subnormals included (the fields line up), and the CPU's fp16
+// conversions can do their work (load_via_f16, magnitude_via_f16), with two bits to spare for rounding.
+template <FloatSpec F>
+constexpr bool fits_f16_scaled() {
+  return F.bits() == 8 && F.man_bits + 2 <= 10 && F.emax() - 14 - F.emin() <= 15;
+}
+
 // ------------------------------------------------------------------------------------------------
 // Widening: a code of S per lane -> the fp32 bit pattern of the same value. Exact; NaNs come out as the
 // quiet NaN with their sign, infinities as infinities.
@@ -206,20 +215,15 @@ HWY_INLINE V<D> finish_code(D d, V<D> mag, V<D> x, V<D> a, const SimdParams& p) 
   return code;
 }
 
-// 8-bit targets whose whole range, scaled by 2^(-14 - emin), lies inside fp16's with fp16's smallest normal
-// on T's (e4m3fn: 2^-8, e5m2: 1): then T's code is that scaled value's fp16 code with its low 10 - man_bits
-// bits rounded off, subnormals included, and the CPU converts fp32 to fp16 for us. Rounding twice is safe
-// when the first rounding is to odd with at least two bits to spare (Boldo and Melquiond, "Emulation of FMA
-// and correctly rounded sums: proved algorithms using rounding to odd"): fp16 keeps 7 (e4m3fn) or 8 (e5m2)
-// more bits than T. Only the modes that send everything below T's grid to zero take this path (nearest-even,
-// nearest-away, toward zero), so the scaling, exact except for values far below T's smallest subnormal, and
-// FTZ/DAZ, which only ever touch such values, change nothing. In the L1 cache on activation-like data
-// (Sapphire Rapids guest, one core) fp32 -> e5m2 went from about 0.43 to 0.28 ns per element, e4m3fn to 0.31.
-template <FloatSpec T>
-constexpr bool fits_f16_scaled() {
-  return T.bits() == 8 && T.man_bits + 2 <= 10 && T.emax() - 14 - T.emin() <= 15;
-}
-
+// 8-bit targets (fits_f16_scaled): T's code is the fp16 code of the value scaled by 2^(-14 - emin) with its
+// low 10 - man_bits bits rounded off, subnormals included, and the CPU converts fp32 to fp16 for us. Rounding
+// twice is safe when the first rounding is to odd with at least two bits to spare (Boldo and Melquiond,
+// "Emulation of FMA and correctly rounded sums: proved algorithms using rounding to odd"): fp16 keeps 7
+// (e4m3fn) or 8 (e5m2) more bits than T. Only the modes that send everything below T's grid to zero take this
+// path (nearest-even, nearest-away, toward zero), so the scaling, exact except for values far below T's
+// smallest subnormal, and FTZ/DAZ, which only ever touch such values, change nothing. In the L1 cache on
+// activation-like data (Sapphire Rapids guest, one core) fp32 -> e5m2 went from about 0.43 to 0.28 ns per
+// element, e4m3fn to 0.31.
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 inline constexpr bool kHasF16Conversion = true;  // AVX-512F: VCVTPS2PH with a rounding mode of our own
 #else
@@ -357,6 +361,73 @@ HWY_INLINE V<D> load_codes(D d, const std::uint8_t* p) {
   }
 }
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+inline constexpr bool kHasF16Promote = true;  // F16C (VCVTPH2PS), which Highway's AVX2 and AVX3 targets imply
+#else
+inline constexpr bool kHasF16Promote = false;
+#endif
+
+// Sources the CPU's fp16 -> fp32 conversion widens: fp16, and 8-bit formats that fit fp16 once scaled
+// whose NaN and inf codes land on fp16's (e5m2: the same fields) or on values past their largest finite
+// one (fn: the all-ones code becomes 480 for e4m3fn, max 448).
+template <FloatSpec S>
+constexpr bool widens_via_f16() {
+  if constexpr (!kHasF16Promote) {
+    return false;
+  } else if constexpr (S == spec::float16) {
+    return true;
+  } else {
+    return fits_f16_scaled<S>() &&
+           (S.specials == Specials::fn || (S.specials == Specials::ieee && S.exp_bits == 5 && S.bias == 15));
+  }
+}
+
+// The fp32 bit pattern of S's largest finite value.
+template <FloatSpec S>
+constexpr std::uint32_t f32_bits_of_max_finite() {
+  const std::uint64_t code = S.max_finite_magnitude();
+  const std::uint32_t mantissa = static_cast<std::uint32_t>(code & ((std::uint64_t{1} << S.man_bits) - 1));
+  return f32_pow2_bits(static_cast<int>(code >> S.man_bits) - S.bias) | (mantissa << (23 - S.man_bits));
+}
+
+// S codes as fp32 bit patterns through VCVTPH2PS, which is exact, leaves MXCSR's FTZ and DAZ aside
+// (tested) and keeps NaN payloads: NaN lanes become the quiet NaN with their sign, as in widen_to_f32.
+// Half the work of the integer widening (fp16 -> fp32: one instruction instead of a dozen).
+template <FloatSpec S, class D>
+HWY_INLINE V<D> load_via_f16(D d, const std::uint8_t* p) {
+  const hn::Rebind<std::uint16_t, D> d16;
+  const hn::Rebind<hwy::float16_t, D> dh;
+  const hn::RebindToFloat<D> df;
+  hn::Vec<decltype(d16)> h;
+  if constexpr (S.bits() == 16) {
+    h = hn::LoadU(d16, reinterpret_cast<const std::uint16_t*>(p));
+  } else {
+    const auto code = hn::PromoteTo(d16, hn::LoadU(hn::Rebind<std::uint8_t, D>(), p));
+    const auto sign = hn::ShiftLeft<8>(hn::And(code, hn::Set(d16, std::uint16_t{S.sign_mask()})));
+    h = hn::Or(sign, hn::ShiftLeft<10 - S.man_bits>(hn::And(code, hn::Set(d16, std::uint16_t{0x7f}))));
+  }
+  auto f = hn::PromoteTo(df, hn::BitCast(dh, h));
+  if constexpr (S.bits() == 8 && S.emin() != -14) {
+    f = hn::Mul(f, hn::BitCast(df, hn::Set(d, f32_pow2_bits(14 + S.emin()))));  // exact: normal results
+  }
+  const auto bits = hn::BitCast(d, f);
+  const auto magnitude = hn::And(bits, hn::Set(d, kF32Abs));
+  const auto nan = S.specials == Specials::ieee ? hn::Gt(magnitude, hn::Set(d, kF32Inf))
+                                                : hn::Gt(magnitude, hn::Set(d, f32_bits_of_max_finite<S>()));
+  if (HWY_LIKELY(hn::AllFalse(d, nan))) return bits;
+  return hn::IfThenElse(nan, hn::Or(hn::And(bits, hn::Set(d, kF32Sign)), hn::Set(d, kF32QuietNan)), bits);
+}
+
+// One vector of S codes as fp32 bit patterns.
+template <FloatSpec S, class D>
+HWY_INLINE V<D> load_as_f32(D d, const std::uint8_t* p) {
+  if constexpr (widens_via_f16<S>()) {
+    return load_via_f16<S>(d, p);
+  } else {
+    return widen_to_f32<S>(d, load_codes<S>(d, p));
+  }
+}
+
 template <FloatSpec T, class D>
 HWY_INLINE void store_codes(D d, V<D> codes, std::uint8_t* p) {
   if constexpr (T.bits() == 32) {
@@ -376,7 +447,7 @@ template <FloatSpec S, FloatSpec T, RoundPath kPath, class D>
 HWY_INLINE V<D> convert_codes(D d, const std::uint8_t* from, std::uint64_t index, const Rounder& r,
                               const SimdParams& p) {
   const auto random = kPath == RoundPath::stochastic ? random_bits(d, p, index) : hn::Zero(d);
-  return narrow_from_f32<T, kPath>(d, widen_to_f32<S>(d, load_codes<S>(d, from)), random, r, p);
+  return narrow_from_f32<T, kPath>(d, load_as_f32<S>(d, from), random, r, p);
 }
 
 #if HWY_TARGET != HWY_SCALAR

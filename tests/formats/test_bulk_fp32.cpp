@@ -86,13 +86,14 @@ std::vector<std::uint64_t> weighted_random(std::size_t n, std::uint64_t seed) {
   return codes;
 }
 
-void check_fp32_inputs(const std::vector<std::uint64_t>& codes) {
+void check_fp32_inputs(const std::vector<std::uint64_t>& codes,
+                       FpEnvironment environment = FpEnvironment::standard) {
   const Format from = find_format("float32");
   for (const char* target : kSimdFormats) {
     const Format to = find_format(target);
     for (const BulkOptions& options : every_mode_and_policy()) {
-      const TargetsComparison result =
-          convert_on_every_target(from, to, codes, options, scalar_reference(from, to, codes, options));
+      const TargetsComparison result = convert_on_every_target(
+          from, to, codes, options, scalar_reference(from, to, codes, options), environment);
       INFO(result.report);
       CHECK(result.mismatches == 0);
     }
@@ -110,4 +111,9 @@ TEST_CASE("fp32 edge patterns at every exponent and rounding position convert in
 
 TEST_CASE("weighted random fp32 inputs in random order convert in bulk like the scalar engine", "[formats]") {
   check_fp32_inputs(weighted_random(2'000'000, 20240607));
+}
+
+TEST_CASE("fp32 edge patterns convert in bulk like the scalar engine with MXCSR's FTZ and DAZ set",
+          "[formats]") {
+  check_fp32_inputs(edge_patterns(), FpEnvironment::flush_denormals);
 }

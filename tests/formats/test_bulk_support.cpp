@@ -6,6 +6,10 @@
 #include <cstring>
 #include <thread>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
 #include "lowbit/formats/float_engine.hpp"
 #include "lowbit/formats/rounding.hpp"
 
@@ -210,9 +214,40 @@ Comparison compare(const std::vector<std::uint64_t>& inputs, const std::uint8_t*
   return halves[0];
 }
 
+namespace {
+
+// Sets MXCSR's FTZ and DAZ bits for this thread while alive (x86; elsewhere nothing to set).
+class FlushDenormals {
+ public:
+  explicit FlushDenormals(bool on) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (on) {
+      saved_ = _mm_getcsr();
+      _mm_setcsr(saved_ | 0x8040u);  // FTZ (bit 15) | DAZ (bit 6)
+      set_ = true;
+    }
+#else
+    (void)on;
+#endif
+  }
+  ~FlushDenormals() {
+#if defined(__x86_64__) || defined(__i386__)
+    if (set_) _mm_setcsr(saved_);
+#endif
+  }
+  FlushDenormals(const FlushDenormals&) = delete;
+  FlushDenormals& operator=(const FlushDenormals&) = delete;
+
+ private:
+  unsigned saved_ = 0;
+  bool set_ = false;
+};
+
+}  // namespace
+
 TargetsComparison convert_on_every_target(const Format& from, const Format& to,
                                           const std::vector<std::uint64_t>& codes, const BulkOptions& options,
-                                          const std::vector<std::uint64_t>& want) {
+                                          const std::vector<std::uint64_t>& want, FpEnvironment environment) {
   const std::vector<std::uint8_t> src = to_bytes(codes, element_bytes(from));
   std::vector<std::uint8_t> dst(codes.size() * element_bytes(to));
   TargetsComparison total;
@@ -220,6 +255,7 @@ TargetsComparison convert_on_every_target(const Format& from, const Format& to,
     ForcedTarget forced(target);
     // Two threads, each converting half the array as its own call (the stream index continues).
     parallel_for(codes.size(), [&](std::size_t begin, std::size_t end) {
+      const FlushDenormals flush(environment == FpEnvironment::flush_denormals);
       BulkOptions part = options;
       part.first_index = options.first_index + begin;
       convert_bulk(from, src.data() + begin * element_bytes(from), to, dst.data() + begin * element_bytes(to),
@@ -228,8 +264,10 @@ TargetsComparison convert_on_every_target(const Format& from, const Format& to,
     const Comparison c = compare(codes, dst.data(), want, element_bytes(to));
     if (c.mismatches == 0) continue;
     total.mismatches += c.mismatches;
-    total.report += fmt::format("{} -> {}, {}, target {}: {} of {} differ\n{}", from.name(), to.name(),
-                                describe(options), target_name(target), c.mismatches, codes.size(), c.first);
+    total.report += fmt::format("{} -> {}, {}{}, target {}: {} of {} differ\n{}", from.name(), to.name(),
+                                describe(options),
+                                environment == FpEnvironment::flush_denormals ? ", FTZ and DAZ set" : "",
+                                target_name(target), c.mismatches, codes.size(), c.first);
   }
   return total;
 }

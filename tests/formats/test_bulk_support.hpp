@@ -56,9 +56,15 @@ struct TargetsComparison {
   std::size_t mismatches = 0;
   std::string report;  // target, pair, options and the first differing elements
 };
+// The floating-point environment the conversions run in: the default, or (x86) MXCSR's flush-to-zero and
+// denormals-are-zero set in each converting thread, as programs built with -ffast-math run. The kernels use
+// the CPU's fp16 conversions and a few multiplies, whose results must not change with them.
+enum class FpEnvironment { standard, flush_denormals };
+
 TargetsComparison convert_on_every_target(const Format& from, const Format& to,
                                           const std::vector<std::uint64_t>& codes, const BulkOptions& options,
-                                          const std::vector<std::uint64_t>& want);
+                                          const std::vector<std::uint64_t>& want,
+                                          FpEnvironment environment = FpEnvironment::standard);
 
 // Runs fn(begin, end) on two threads over [0, n) (the test machine has two cores).
 void parallel_for(std::size_t n, const std::function<void(std::size_t, std::size_t)>& fn);
