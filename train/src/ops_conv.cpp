@@ -1,12 +1,13 @@
-// conv2d as im2col + one GEMM over the whole batch. The column buffer is [C*kh*kw, N*OH*OW]: row r = (c, ki,
-// kj) holds, for every output position of every image, the input element that kernel tap meets there. Then
-//   forward   out[O, N*P]    = W[O, K] * col[K, N*P]         (one GEMM; P = OH*OW, K = C*kh*kw)
+// conv2d as im2col + GEMM. The column buffer is [C*kh*kw, N*OH*OW]: row r = (c, ki, kj) holds, for every
+// output position of every image, the input element that kernel tap meets there. Then
+//   forward   out[O, N*P]    = W[O, K] * col[K, N*P]         (P = OH*OW, K = C*kh*kw)
 //   backward  dW^T[K, O]     = col * g_rows[N*P, O]          (one GEMM; g_rows: the gradient channels-last)
-//             dcol[K, N*P]   = W^T * g[O, N*P]               (one GEMM), then col2im scatter-adds into dx
-// One large GEMM keeps the packed kernel busy on both cores, where a GEMM per image (n = P = 576 columns for
-// 28x28 inputs) would spend much of its time packing. Every GEMM reads its large operand row-major (kernels/
-// packs a transposed B element by element). The [O, N, P] <-> [N, O, P] reorders are contiguous row copies,
-// fused with the bias add in the forward.
+//             dcol[K, N*P]   = W^T * g[O, N*P]               then col2im scatter-adds into dx
+// The forward and dcol products run over blocks of images whose columns fit in L2 (images_per_block): a
+// few hundred to tens of thousands of columns per GEMM keep the packed kernel busy on both cores, where a
+// GEMM per image (n = P = 576 columns for 28x28 inputs) would spend much of its time packing. Every GEMM
+// reads its large operand row-major (kernels/ packs a transposed B element by element). The
+// [O, N, P] <-> [N, O, P] reorders are contiguous row copies, fused with the bias add in the forward.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -87,11 +88,11 @@ std::pair<std::int64_t, std::int64_t> valid_columns(const ConvGeometry& g, std::
   return {lo, std::max(lo, hi)};
 }
 
-// Calls f(dst_row, src_row_or_null, lo, hi, shift) for every (tap, image, output row): dst_row is the OW
-// entries of the column buffer, src_row the input row the tap reads (null in the vertical padding), and
-// output column ow in [lo, hi) meets input column ow * stride + shift.
+// Calls f(dst_row, src_row_or_null, lo, hi, shift) for every (tap, image in [n0, n1), output row): dst_row
+// is the OW entries of the column buffer, src_row the input row the tap reads (null in the vertical
+// padding), and output column ow in [lo, hi) meets input column ow * stride + shift.
 template <class T, class Col, class F>
-void for_each_tap_row(const ConvGeometry& g, T* x, Col* col, F f) {
+void for_each_tap_row(const ConvGeometry& g, T* x, Col* col, std::int64_t n0, std::int64_t n1, F f) {
   const std::int64_t columns = g.columns(), plane = g.plane();
   for (std::int64_t c = 0; c < g.c; ++c) {
     for (std::int64_t ki = 0; ki < g.kh; ++ki) {
@@ -99,7 +100,7 @@ void for_each_tap_row(const ConvGeometry& g, T* x, Col* col, F f) {
         Col* row = col + ((c * g.kh + ki) * g.kw + kj) * columns;
         const auto [lo, hi] = valid_columns(g, kj);
         const std::int64_t shift = kj - g.padding;
-        for (std::int64_t n = 0; n < g.n; ++n) {
+        for (std::int64_t n = n0; n < n1; ++n) {
           T* image = x + (n * g.c + c) * g.h * g.w;
           for (std::int64_t oh = 0; oh < g.oh; ++oh) {
             const std::int64_t ih = oh * g.stride - g.padding + ki;
@@ -118,7 +119,7 @@ void for_each_tap_row(const ConvGeometry& g, T* x, Col* col, F f) {
 // horizontal padding are zeroed after it. One copy per (tap, image) instead of one per output row (memcpy
 // calls of 14 floats were most of im2col's time).
 template <class T>
-void im2col_same_width(const ConvGeometry& g, const T* x, T* col) {
+void im2col_same_width(const ConvGeometry& g, const T* x, T* col, std::int64_t n0, std::int64_t n1) {
   const std::int64_t w = g.w, plane = g.plane();
   for (std::int64_t c = 0; c < g.c; ++c) {
     for (std::int64_t ki = 0; ki < g.kh; ++ki) {
@@ -130,7 +131,7 @@ void im2col_same_width(const ConvGeometry& g, const T* x, T* col) {
         const auto [lo, hi] = valid_columns(g, kj);
         // dst index oh * w + j reads src index (oh - padding + ki) * w + j + kj - padding.
         const std::int64_t shift = (ki - g.padding) * w + kj - g.padding;
-        for (std::int64_t n = 0; n < g.n; ++n) {
+        for (std::int64_t n = n0; n < n1; ++n) {
           T* dst = row + n * plane;
           const T* image = x + (n * g.c + c) * g.h * w;
           std::fill(dst, dst + r0 * w, T(0));
@@ -150,11 +151,12 @@ void im2col_same_width(const ConvGeometry& g, const T* x, T* col) {
   }
 }
 
+// The columns of images [n0, n1).
 template <class T>
-void im2col(const ConvGeometry& g, const T* x, T* col) {
-  if (g.stride == 1 && g.ow == g.w) return im2col_same_width(g, x, col);
+void im2col(const ConvGeometry& g, const T* x, T* col, std::int64_t n0, std::int64_t n1) {
+  if (g.stride == 1 && g.ow == g.w) return im2col_same_width(g, x, col, n0, n1);
   const std::int64_t ow = g.ow, stride = g.stride;
-  for_each_tap_row(g, x, col,
+  for_each_tap_row(g, x, col, n0, n1,
                    [ow, stride](T* dst, const T* src, std::int64_t lo, std::int64_t hi, std::int64_t shift) {
                      if (src == nullptr) {
                        std::fill(dst, dst + ow, T(0));
@@ -170,12 +172,12 @@ void im2col(const ConvGeometry& g, const T* x, T* col) {
                    });
 }
 
-// dx += col2im(dcol): every column entry goes back to the input element it was copied from (taps that
-// overlap sum). dx must be zeroed first.
+// dx += col2im(dcol) for images [n0, n1): every column entry goes back to the input element it was copied
+// from (taps that overlap sum). dx must be zeroed first.
 template <class T>
-void col2im(const ConvGeometry& g, const T* dcol, T* dx) {
+void col2im(const ConvGeometry& g, const T* dcol, T* dx, std::int64_t n0, std::int64_t n1) {
   const std::int64_t stride = g.stride;
-  for_each_tap_row(g, dx, dcol,
+  for_each_tap_row(g, dx, dcol, n0, n1,
                    [stride](const T* src, T* dst, std::int64_t lo, std::int64_t hi, std::int64_t shift) {
                      if (dst == nullptr) return;
                      if (stride == 1) {
@@ -185,6 +187,21 @@ void col2im(const ConvGeometry& g, const T* dcol, T* dx) {
                        for (std::int64_t j = lo; j < hi; ++j) dst[j * stride + shift] += src[j];
                      }
                    });
+}
+
+// Images per block of the column buffer: a block's columns (K x images * P) stay in L2 (about 1 MiB) from
+// im2col to the GEMM that reads them (forward), and from the GEMM that writes them to col2im (backward),
+// where whole-batch passes sent the CNN's 14 MB buffer to memory and back in between. At least one image.
+std::int64_t images_per_block(const ConvGeometry& g, DType type) {
+  constexpr std::int64_t kBlockBytes = std::int64_t{1} << 20;
+  const auto image_bytes = static_cast<std::int64_t>(dtype_storage_bytes(type, 1)) * g.taps() * g.plane();
+  return std::max<std::int64_t>(1, kBlockBytes / image_bytes);
+}
+
+// The columns of images [n0, n1) of a [rows, N*P] matrix, as a view.
+Tensor image_columns(const Tensor& m, const ConvGeometry& g, std::int64_t n0, std::int64_t n1) {
+  return detail::strided_view(m, {m.shape()[0], (n1 - n0) * g.plane()}, {m.strides()[0], 1},
+                              m.offset() + n0 * g.plane());
 }
 
 // What backward keeps: only what the needed gradients use (the column buffer for dW, the weight for dx).
@@ -243,13 +260,19 @@ std::vector<Tensor> conv2d_backward(const ConvSaved& saved, const Tensor& grad_o
   if (saved.need_x) {
     // dcol = W^T * g with g as [O, N*P] ([N, O, P] -> [O, N, P]: contiguous rows of P), then col2im.
     const Tensor gmat = detail::reshaped_view(clone(permute(g3, {1, 0, 2})), {g.o, g.columns()});
+    const Tensor w_t = transpose(operand(saved.w2), 0, 1), g_in = operand(gmat);
     Tensor dcol = empty({g.taps(), g.columns()}, acc);
-    detail::gemm_2d(transpose(operand(saved.w2), 0, 1), operand(gmat), dcol, 0.0f);
     gx = zeros(saved.x_shape, acc);
-    detail::dispatch_float(acc, "conv2d backward", [&](auto tag) {
-      using T = decltype(tag);
-      col2im(g, dcol.data<T>(), gx.data<T>());
-    });
+    const std::int64_t block = images_per_block(g, acc);
+    for (std::int64_t n0 = 0; n0 < g.n; n0 += block) {
+      const std::int64_t n1 = std::min(g.n, n0 + block);
+      Tensor dcol_block = image_columns(dcol, g, n0, n1);
+      detail::gemm_2d(w_t, image_columns(g_in, g, n0, n1), dcol_block, 0.0f);
+      detail::dispatch_float(acc, "conv2d backward", [&](auto tag) {
+        using T = decltype(tag);
+        col2im(g, dcol.data<T>(), gx.data<T>(), n0, n1);
+      });
+    }
     gx = cast(gx, detail::gemm_output_type(saved.type));
   }
   return {gx, gw, gb};
@@ -265,11 +288,16 @@ Tensor conv2d_native(const Tensor& x, const Tensor& weight, const Tensor& bias, 
   Tensor col = empty({g.taps(), g.columns()}, type);
   Tensor product = empty({g.o, g.columns()}, acc);
   Tensor out = empty({g.n, g.o, g.oh, g.ow}, acc);
-  dispatch_storage(type, [&](auto tag) {
-    using S = decltype(tag);
-    im2col(g, static_cast<const S*>(xc.raw_data()), static_cast<S*>(col.raw_data()));
-  });
-  detail::gemm_2d(w2, col, product, 0.0f);
+  const std::int64_t block = images_per_block(g, type);
+  for (std::int64_t n0 = 0; n0 < g.n; n0 += block) {
+    const std::int64_t n1 = std::min(g.n, n0 + block);
+    dispatch_storage(type, [&](auto tag) {
+      using S = decltype(tag);
+      im2col(g, static_cast<const S*>(xc.raw_data()), static_cast<S*>(col.raw_data()), n0, n1);
+    });
+    Tensor product_block = image_columns(product, g, n0, n1);
+    detail::gemm_2d(w2, image_columns(col, g, n0, n1), product_block, 0.0f);
+  }
   detail::dispatch_float(acc, "conv2d", [&](auto tag) {
     using T = decltype(tag);
     // [O, N, P] -> [N, O, P], adding the bias on the way.
