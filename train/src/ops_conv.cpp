@@ -244,18 +244,17 @@ std::vector<Tensor> conv2d_backward(const ConvSaved& saved, const Tensor& grad_o
   auto operand = [&](const Tensor& t) { return cast(t, operand_type); };
   const Tensor g3 = detail::reshaped_view(contiguous(cast(grad_out, acc)), {g.n, g.o, g.plane()});
   Tensor gx, gw, gb;
-  if (saved.need_w || saved.need_b) {
+  // The bias gradient sums contiguous runs of P (one per image and channel).
+  if (saved.need_b) gb = cast(sum(g3, {0, 2}), saved.bias_type);
+  if (saved.need_w) {
     // The gradient channels-last, [N*P, O]: dW^T = col * g_rows reads both operands row-major (with
     // g [O, N*P] and col^T as operands, kernels/ packs the 14 MB col^T of the CNN's second conv element by
-    // element and the product took twice as long), and the bias gradient is its column sums.
+    // element and the product took twice as long).
     const Tensor g_rows = detail::reshaped_view(clone(permute(g3, {0, 2, 1})), {g.columns(), g.o});
-    if (saved.need_b) gb = cast(sum(g_rows, {0}), saved.bias_type);
-    if (saved.need_w) {
-      Tensor gw_t = empty({g.taps(), g.o}, acc);
-      detail::gemm_2d(operand(saved.col), operand(g_rows), gw_t, 0.0f);
-      gw = detail::reshaped_view(cast(clone(transpose(gw_t, 0, 1)), detail::gemm_output_type(saved.type)),
-                                 saved.w_shape);
-    }
+    Tensor gw_t = empty({g.taps(), g.o}, acc);
+    detail::gemm_2d(operand(saved.col), operand(g_rows), gw_t, 0.0f);
+    gw = detail::reshaped_view(cast(clone(transpose(gw_t, 0, 1)), detail::gemm_output_type(saved.type)),
+                               saved.w_shape);
   }
   if (saved.need_x) {
     // dcol = W^T * g with g as [O, N*P] ([N, O, P] -> [O, N, P]: contiguous rows of P), then col2im.

@@ -51,7 +51,21 @@ Tensor sum_keepdim(const Tensor& a, const std::vector<std::int64_t>& axes) {
     detail::for_each_run<2>(
         a.shape(), {out_strides, a.strides()},
         [&](std::array<std::int64_t, 2> off, std::int64_t n, std::array<std::int64_t, 2> st) {
-          if (st[0] == 0) {
+          if (st[0] == 0 && st[1] == 1) {
+            // A contiguous run summed into one value: eight running sums, so the loop vectorises and
+            // the adds do not wait on each other (one sum serialises on the add latency).
+            constexpr std::int64_t kLanes = 8;
+            double lanes[kLanes] = {};
+            const T* px = x + off[1];
+            std::int64_t i = 0;
+            for (; i + kLanes <= n; i += kLanes) {
+              for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] += px[i + l];
+            }
+            double s = 0;
+            for (; i < n; ++i) s += px[i];
+            for (const double lane : lanes) s += lane;
+            acc[static_cast<std::size_t>(off[0])] += s;
+          } else if (st[0] == 0) {
             double s = 0;
             for (std::int64_t i = 0; i < n; ++i) s += x[off[1] + i * st[1]];
             acc[static_cast<std::size_t>(off[0])] += s;
