@@ -5,7 +5,8 @@ Runs bench_train_step (Google Benchmark) and then times the same step in PyTorch
 Fashion-MNIST MLP (784-512-256-10, ReLU) and CNN (conv 1->32 3x3 pad 1, ReLU, maxpool 2, conv 32->64 3x3
 pad 1, ReLU, maxpool 2, linear 3136->128, ReLU, dropout 0.25, linear 128->10), cross-entropy, backward and
 Adam (lr 1e-3), with torch.set_num_threads(THREADS) and the same synthetic batch shape. Both report the
-median of --repetitions measurements; the ratio is PyTorch time / lowbit time (> 1: lowbit is faster).
+median of --repetitions measurements, one configuration at a time (lowbit, then PyTorch, back to back); the
+ratio is PyTorch time / lowbit time (> 1: lowbit is faster).
 
 PyTorch is not in the test venv (it pulls gigabytes): install it in a separate one, e.g.
   python3 -m venv .venv-torch && .venv-torch/bin/pip install torch numpy
@@ -63,10 +64,10 @@ def torch_step_ms(make, batch, repetitions, min_seconds=0.5):
     return statistics.median(times)
 
 
-def lowbit_step_ms(bench, repetitions):
+def lowbit_step_ms(bench, repetitions, name_filter="."):
     out = subprocess.run([bench, "--benchmark_format=json", f"--benchmark_repetitions={repetitions}",
-                          "--benchmark_report_aggregates_only=true"], capture_output=True, text=True,
-                         check=True).stdout
+                          "--benchmark_report_aggregates_only=true", f"--benchmark_filter={name_filter}"],
+                         capture_output=True, text=True, check=True).stdout
     result = {}
     for b in json.loads(out)["benchmarks"]:
         if b.get("aggregate_name") == "median":
@@ -91,15 +92,20 @@ def main():
     parser.add_argument("--repetitions", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
-    lowbit = lowbit_step_ms(args.bench, args.repetitions)
+    listed = subprocess.run([args.bench, "--benchmark_list_tests"], capture_output=True, text=True,
+                            check=True).stdout.split()
+    configs = sorted({(name.split("/")[2], int(name.split("/")[3])) for name in listed})
     print(f"machine: {machine()}; date {datetime.date.today()}; torch {torch.__version__}; threads {THREADS}; "
           f"load {os.getloadavg()[0]:.2f}")
-    print("| model | batch | lowbit ms/step | PyTorch ms/step | PyTorch / lowbit |")
-    print("|---|---|---|---|---|")
-    for (model, batch), ms in sorted(lowbit.items()):
+    # Each configuration's two measurements run back to back, so both see the same load (the machine is
+    # shared); the load average before each pair is printed with it.
+    print("| model | batch | lowbit ms/step | PyTorch ms/step | PyTorch / lowbit | load |")
+    print("|---|---|---|---|---|---|")
+    for model, batch in configs:
+        load = os.getloadavg()[0]
+        ms = lowbit_step_ms(args.bench, args.repetitions, f"lowbit/{model}/{batch}/")[(model, batch)]
         t = torch_step_ms(mlp if model == "mlp" else cnn, batch, args.repetitions)
-        print(f"| {model} | {batch} | {ms:.3f} | {t:.3f} | {t / ms:.2f}x |")
-
+        print(f"| {model} | {batch} | {ms:.3f} | {t:.3f} | {t / ms:.2f}x | {load:.2f} |", flush=True)
 
 if __name__ == "__main__":
     main()
