@@ -4,7 +4,7 @@
 // target by integer arithmetic (rebias, jam the bits below the subnormal grid into a sticky bit, add the
 // mode's rounding bias, shift), mirroring pack_float in float_engine.hpp. On AVX-512, fp8 targets in the
 // nearest and toward-zero modes let the CPU's fp32 -> fp16 conversion do the first half of that work
-// (magnitude_via_f16).
+// (f16_odd, codes_via_f16).
 //
 // The kernels are branch-free except for the rare lanes past the largest finite value. A per-vector fast
 // path for all-normal vectors was measured and dropped: on activation-like data (normal, sigma 1) 18% of
@@ -55,7 +55,7 @@ constexpr std::uint32_t f32_pow2_bits(int e) {
 // 8-bit formats whose whole range, scaled by 2^(-14 - emin), lies inside fp16's with fp16's smallest normal
 // on theirs (e4m3fn: scaled by 2^-8, e5m2: by 1): then a code's magnitude shifted left by 10 - man_bits is
 // the fp16 code of its scaled value, subnormals included (the fields line up), and the CPU's fp16
-// conversions can do their work (load_via_f16, magnitude_via_f16), with two bits to spare for rounding.
+// conversions can do their work (load_via_f16, f16_odd), with two bits to spare for rounding.
 template <FloatSpec F>
 constexpr bool fits_f16_scaled() {
   return F.bits() == 8 && F.man_bits + 2 <= 10 && F.emax() - 14 - F.emin() <= 15;
@@ -132,7 +132,7 @@ struct Rounder {
 
 // How a kernel rounds, fixed per call when the loop is chosen: the deterministic modes as the Rounder's
 // data on the integer path, stochastic rounding, or (8-bit targets on AVX-512, some modes) through the CPU's
-// fp16 conversion (magnitude_via_f16), with the Rounder's biases then on fp16's grid.
+// fp16 conversion (f16_odd, codes_via_f16), with the Rounder's biases then on fp16's grid.
 enum class RoundPath { integer, stochastic, via_f16 };
 
 template <int kShift>
@@ -239,26 +239,48 @@ constexpr bool rounds_via_f16(Rounding rounding) {
 }
 
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-// The rounded magnitude of x in T (before the sign and the lanes past the largest finite value, which the
-// caller handles from x itself): x * 2^(-14 - emin) to fp16 rounded to odd (toward zero by VCVTPS2PH, then
-// the lowest bit set where that was inexact), then r's rounding of the 10 - man_bits low bits in 16-bit
-// lanes. Inf and NaN land past the largest finite value, as do all finite overflows.
+// x * 2^(-14 - emin) as fp16 codes rounded to odd: toward zero by VCVTPS2PH, then the lowest bit set where
+// that was inexact. Finite values past fp16's range become its largest finite code, inf stays inf and NaN
+// stays NaN (VCVTPS2PH quiets it), so T's specials can be told apart from the fp16 code alone.
 template <FloatSpec T, class D>
-HWY_INLINE V<D> magnitude_via_f16(D d, V<D> x, const Rounder& r) {
+HWY_INLINE hn::Vec<hn::Rebind<std::uint16_t, D>> f16_odd(D /* d */, V<D> x) {
   static_assert(fits_f16_scaled<T>());
-  const hn::Rebind<std::uint16_t, D> d16;
   __m512 scaled = _mm512_castsi512_ps(x.raw);
   if constexpr (T.emin() != -14) {
     scaled = _mm512_mul_ps(scaled, _mm512_castsi512_ps(_mm512_set1_epi32(f32_pow2_bits(-14 - T.emin()))));
   }
   const __m256i toward_zero = _mm512_cvt_roundps_ph(scaled, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
   const __mmask16 inexact = _mm512_cmp_ps_mask(_mm512_cvtph_ps(toward_zero), scaled, _CMP_NEQ_UQ);
-  const auto h = hn::Vec<decltype(d16)>{
-      _mm256_mask_blend_epi16(inexact, toward_zero, _mm256_or_si256(toward_zero, _mm256_set1_epi16(1)))};
-  const auto a = hn::And(h, hn::Set(d16, std::uint16_t{0x7fff}));
-  return hn::PromoteTo(d, round_shift<10 - T.man_bits>(d16, a, h, r));
+  return {_mm256_mask_blend_epi16(inexact, toward_zero, _mm256_or_si256(toward_zero, _mm256_set1_epi16(1)))};
 }
 #endif
+
+// T's codes from fp16 codes rounded to odd (f16_odd), in 16-bit lanes (any number of them): r's rounding
+// of the 10 - man_bits low bits, the sign moved from bit 15 to T's, and the lanes past the largest finite
+// magnitude given the policy's codes for finite overflow, inf and NaN, as finish_code does from fp32.
+template <FloatSpec T, class D16>
+HWY_INLINE V<D16> codes_via_f16(D16 d16, V<D16> h, const Rounder& r, const SimdParams& p) {
+  const hn::RebindToSigned<D16> di16;
+  const auto a = hn::And(h, hn::Set(d16, std::uint16_t{0x7fff}));
+  const auto mag = round_shift<10 - T.man_bits>(d16, a, h, r);
+  const auto shifted_sign = hn::ShiftRight<16 - T.bits()>(h);
+  const auto sign_bit = hn::Set(d16, static_cast<std::uint16_t>(T.sign_mask()));
+  auto code = hn::OrAnd(mag, shifted_sign, sign_bit);
+  const auto beyond = hn::RebindMask(
+      d16,
+      hn::Gt(hn::BitCast(di16, mag), hn::Set(di16, static_cast<std::int16_t>(T.max_finite_magnitude()))));
+  if (HWY_UNLIKELY(!hn::AllFalse(d16, beyond))) {
+    const auto u16 = [&](std::uint32_t v) HWY_ATTR { return hn::Set(d16, static_cast<std::uint16_t>(v)); };
+    const auto negative = hn::RebindMask(d16, hn::Lt(hn::BitCast(di16, h), hn::Zero(di16)));
+    auto special = hn::IfThenElse(negative, u16(p.overflow_negative), u16(p.overflow_positive));
+    special = hn::IfThenElse(hn::Eq(a, u16(0x7c00)), u16(p.inf), special);
+    special =
+        hn::IfThenElse(hn::RebindMask(d16, hn::Gt(hn::BitCast(di16, a), hn::Set(di16, std::int16_t{0x7c00}))),
+                       u16(p.nan), special);
+    code = hn::IfThenElse(beyond, hn::OrAnd(special, shifted_sign, sign_bit), code);
+  }
+  return code;
+}
 
 // Rounds fp32 bit patterns into T along kPath: with `r`, or with the random bits (stochastic).
 template <FloatSpec T, RoundPath kPath, class D>
@@ -274,8 +296,10 @@ HWY_INLINE V<D> narrow_from_f32(D d, V<D> x, V<D> random, const Rounder& r, cons
 #endif
     const auto a = hn::And(x, hn::Set(d, kF32Abs));
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-    if constexpr (kPath == RoundPath::via_f16)
-      return finish_code<T>(d, magnitude_via_f16<T>(d, x, r), x, a, p);
+    if constexpr (kPath == RoundPath::via_f16) {
+      const hn::Rebind<std::uint16_t, D> d16;
+      return hn::PromoteTo(d, codes_via_f16<T>(d16, f16_odd<T>(d, x), r, p));
+    }
 #endif
     // A T-normal value keeps man_bits of fp32's 23 fraction bits: kShift bits are dropped.
     constexpr int kShift = 23 - T.man_bits;
@@ -468,6 +492,17 @@ HWY_INLINE void stream_codes(D d, const std::uint8_t* from, std::uint8_t* to, st
     const hn::Half<decltype(d16)> half;
     hn::Stream(hn::Combine(d16, hn::TruncateTo(half, part(1)), hn::TruncateTo(half, part(0))), d16,
                reinterpret_cast<std::uint16_t*>(to));
+  } else if constexpr (kPath == RoundPath::via_f16) {
+    // 32 codes per 16-bit vector: half the rounding work of 4 x 16 lanes, and one narrowing per 32.
+    const hn::Repartition<std::uint16_t, D> d16;
+    const hn::Repartition<std::uint8_t, D> d8;
+    const hn::Half<decltype(d8)> half;
+    auto pair = [&](std::size_t k) HWY_ATTR {
+      const auto at = [&](std::size_t j)
+                          HWY_ATTR { return f16_odd<T>(d, load_as_f32<S>(d, from + j * lanes * kSrcBytes)); };
+      return codes_via_f16<T>(d16, hn::Combine(d16, at(k + 1), at(k)), r, p);
+    };
+    hn::Stream(hn::Combine(d8, hn::TruncateTo(half, pair(2)), hn::TruncateTo(half, pair(0))), d8, to);
   } else {
     const hn::Repartition<std::uint8_t, D> d8;
     const hn::Half<decltype(d8)> half;
