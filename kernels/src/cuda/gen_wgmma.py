@@ -16,6 +16,9 @@ TYPES = [
     ("AbS8S8", "s32.s8.s8", "std::int32_t", "r", 32, "p"),
 ]
 NS = [128, 256]
+# Block-scaled fp8 multiplies a tile's columns in groups (gemm_wgmma.cu: two groups of 96 for 192-column
+# tiles, four of 64 for 256-column tiles), so the fp8 types also get those widths.
+FP8_GROUP_NS = [64, 96]
 
 
 def wrapper(tag, ptx_types, acc, constraint, k, tail, n):
@@ -50,7 +53,8 @@ def main():
         print(f"struct {tag} {{}};")
     print("\ntemplate <class Operands, int N>\nstruct WgmmaOp;\n")
     for t in TYPES:
-        for n in NS:
+        fp8 = t[1].split(".")[1] in ("e4m3", "e5m2")
+        for n in sorted(NS + (FP8_GROUP_NS if fp8 else [])):
             print(wrapper(*t, n))
     print("}  // namespace lowbit::kernels::cuda::sm90\n// clang-format on")
 
