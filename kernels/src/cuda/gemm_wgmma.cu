@@ -7,7 +7,10 @@
 //
 // Block-scaled fp8 (DeepSeek-V3 recipe): each 128-wide K slice is multiplied into fresh registers and
 // promoted into the fp32 accumulators with that slice's A-row and B-block scales, which also bounds the
-// tensor cores' reduced-precision fp8 accumulation to 128 products.
+// tensor cores' reduced-precision fp8 accumulation to 128 products. The slice is multiplied in groups of
+// columns into two alternating sets of fresh registers: a warpgroup issues group n + 1 before it waits for
+// and promotes group n, so its promotion runs under its own next multiply instead of leaving the tensor
+// cores to the other warpgroup (which, working on the same stages, tends to promote at the same moment).
 #include <cuda_runtime.h>
 
 #include <type_traits>
@@ -130,14 +133,28 @@ struct TileOrder {
   }
 };
 
-template <class Ops, int BN, bool BlockScaled>
+// Block-scaled tiles are 128 x BN, multiplied GroupN columns at a time, with as many fresh registers
+// (2 x GroupN / 2) beside the BN / 2 accumulators as the 128 + 64 of a 256-column tile multiplied in two
+// unoverlapped halves. Measured on an H100 at 8192^3 (e4m3, TFLOP/s): 256 in unoverlapped halves 967;
+// 192 in groups of 96 (A read from shared memory twice per slice) 1008 with Unroll 1, 1027 with 2, 1031
+// with 4; 256 in groups of 64 (A read four times) 1015; 128 in groups of 64, 914 (two runs on lent H100s,
+// which differed by up to 3%). Starting the second warpgroup one slice later, so that the two drain at
+// different moments, made ptxas spill and ran slower (946). Groups of 96 win where both tile widths fill
+// the multiprocessors equally; scaled_tile_n() picks per shape.
+constexpr int kScaleBlock = 128;  // B's scale blocks are 128 x 128 (cuda::gemm checks)
+
+template <class Ops, int BN, bool BlockScaled, int GroupN = BN, int Unroll = 1>
 __global__ void __launch_bounds__(kThreads, 1)
     gemm_wgmma_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
                       const DeviceGemm g) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using Op = WgmmaOp<Ops, BN>;
-  using HalfOp = WgmmaOp<Ops, BN / 2>;  // block scaling multiplies half a tile's columns at a time
+  using Op = WgmmaOp<Ops, GroupN>;  // all the tile's columns, or with block scaling one group's
   using Acc = typename Op::Acc;
+  constexpr int kGroups = BN / GroupN;
+  constexpr int kPart = GroupN / 2;  // fresh registers per thread for one group
+  static_assert(!BlockScaled || (kGroups % 2 == 0 && BN % 64 == 0 && BN <= 2 * kScaleBlock),
+                "groups alternate between two register sets, and a tile starting on a multiple of 64 "
+                "columns then spans at most two 128-column scale blocks");
   constexpr int kStages = stage_count<BN>();
   constexpr int kStageA = kBM * kSliceBytes, kStageB = BN * kSliceBytes;
   constexpr int kSteps = kSliceBytes / 32;  // every wgmma consumes 32 bytes of K (16 bf16 or 32 fp8 / int8)
@@ -196,7 +213,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   int stage = 0;
   std::uint32_t phase = 0;
   Acc acc[kAcc];
-  [[maybe_unused]] Acc part[BlockScaled ? kAcc / 2 : 1];
+  [[maybe_unused]] Acc part[2][BlockScaled ? kPart : 1];
 
   for (int t = blockIdx.x; t < order.count(); t += gridDim.x) {
     int tm, tn;
@@ -205,13 +222,13 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
     for (int i = 0; i < kAcc; ++i) acc[i] = 0;
 
-    int previous = -1;
-    for (int s = 0; s < slices; ++s) {
-      mbarrier_wait(&full[stage], phase);
-      const std::uint64_t desc_a =
-          smem_descriptor_sw128(tiles_a + stage * kStageA + consumer * 64 * kSliceBytes);
-      const std::uint64_t desc_b = smem_descriptor_sw128(tiles_b + stage * kStageB);
-      if constexpr (!BlockScaled) {
+    if constexpr (!BlockScaled) {
+      int previous = -1;
+      for (int s = 0; s < slices; ++s) {
+        mbarrier_wait(&full[stage], phase);
+        const std::uint64_t desc_a =
+            smem_descriptor_sw128(tiles_a + stage * kStageA + consumer * 64 * kSliceBytes);
+        const std::uint64_t desc_b = smem_descriptor_sw128(tiles_b + stage * kStageB);
         fence_registers(acc);
         wgmma_fence();
 #pragma unroll
@@ -224,42 +241,113 @@ __global__ void __launch_bounds__(kThreads, 1)
           if (releases) mbarrier_arrive(&empty[previous]);
         }
         previous = stage;
-      } else {
-        // Two halves of 128 columns, so one half's fresh partial sums (64 registers) fit beside the 128
-        // accumulators; while this warpgroup promotes, the other one keeps the tensor cores busy.
-        const int groups = static_cast<int>((g.k + 127) / 128);
-        const float scale_0 = row0 < g.m ? g.a.block_scale[row0 * groups + s] : 0.0f;
-        const float scale_1 = row0 + 8 < g.m ? g.a.block_scale[(row0 + 8) * groups + s] : 0.0f;
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          fence_registers(part);
-          wgmma_fence();
-#pragma unroll
-          for (int step = 0; step < kSteps; ++step) {
-            HalfOp::run(part, desc_a + 2 * step, desc_b + half * ((BN / 2) * kSliceBytes >> 4) + 2 * step,
-                        step);
-          }
-          wgmma_commit();
-          const std::int64_t column = static_cast<std::int64_t>(tn) * BN + half * (BN / 2);
-          const float scale_b = column < g.n ? g.b.block_scale[column / g.b.block_span * groups + s] : 0.0f;
-          const float row_0 = scale_0 * scale_b, row_1 = scale_1 * scale_b;
-          wgmma_wait<0>();
-          fence_registers(part);
-          if (half == 1 && releases) mbarrier_arrive(&empty[stage]);
-#pragma unroll
-          for (int i = 0; i < kAcc / 2; ++i)
-            acc[half * (kAcc / 2) + i] += part[i] * ((i & 2) ? row_1 : row_0);
+        if (++stage == kStages) {
+          stage = 0;
+          phase ^= 1;
         }
       }
-      if (++stage == kStages) {
-        stage = 0;
-        phase ^= 1;
-      }
-    }
-    if constexpr (!BlockScaled) {
       wgmma_wait<0>();
       fence_registers(acc);
       if (previous >= 0 && releases) mbarrier_arrive(&empty[previous]);
+    } else {
+      // The slice's scale factors, one per (row, scale block) pair this thread holds: A's scales for rows
+      // row0 and row0 + 8 times B's for the tile's (at most two) scale blocks. Rows past m and blocks past
+      // n borrow a valid neighbour's scale; their results are never stored. The raw scales of slice s + 1
+      // are loaded during slice s, so their latency hides behind its multiplies.
+      const int groups = static_cast<int>((g.k + kScaleBlock - 1) / kScaleBlock);
+      const std::int64_t tile_col = static_cast<std::int64_t>(tn) * BN;
+      const std::int64_t block_lo = tile_col / kScaleBlock;
+      const std::int64_t block_hi = min(block_lo + 1, (g.n - 1) / kScaleBlock);
+      const float* scale_a0 = g.a.block_scale + min(row0, g.m - 1) * groups;
+      const float* scale_a1 = g.a.block_scale + min(row0 + 8, g.m - 1) * groups;
+      const float* scale_b_lo = g.b.block_scale + block_lo * groups;
+      const float* scale_b_hi = g.b.block_scale + block_hi * groups;
+      float raw[4] = {scale_a0[0], scale_a1[0], scale_b_lo[0], scale_b_hi[0]};
+      // The tile's columns switch from block_lo to block_hi at tile column 128, or at 64 for a 192-column
+      // tile that starts in the middle of a block. Each branch is compiled with its boundary as a constant,
+      // so choosing the factor for each 8-column fragment group costs nothing at run time.
+      const bool boundary_64 = BN % kScaleBlock != 0 && tile_col % kScaleBlock != 0;
+      // acc[group's columns] += part * factor: the fragment's registers 4j..4j+3 hold columns 8j + 2(lane%4)
+      // and +1, rows r (registers 0, 1) and r + 8 (2, 3).
+      auto promote = [&](const Acc(&done)[kPart], int group, const float(&f)[4]) {
+        auto with_boundary = [&](int boundary) {
+#pragma unroll
+          for (int i = 0; i < kPart; ++i) {
+            const int hi = group * GroupN + 8 * (i / 4) >= boundary ? 1 : 0;
+            acc[group * kPart + i] += done[i] * f[(i & 2) + hi];
+          }
+        };
+        if (boundary_64)
+          with_boundary(64);
+        else
+          with_boundary(kScaleBlock);
+      };
+      // Multiplies and promotes `units` consecutive slices from s on: every group but the last is promoted
+      // while the next one runs, and the last is waited for in full. A group still running across the loop's
+      // back edge and read in the next iteration makes ptxas serialize every wgmma (warning C7514), so the
+      // overlap stops at the end of each call; Unroll slices per call make that drain rarer.
+      auto multiply = [&](int s, auto units) {
+        constexpr int kUnits = decltype(units)::value;
+        float factor[kUnits][4];
+        int stages[kUnits];
+#pragma unroll
+        for (int u = 0; u < kUnits; ++u) {
+          factor[u][0] = raw[0] * raw[2];
+          factor[u][1] = raw[0] * raw[3];
+          factor[u][2] = raw[1] * raw[2];
+          factor[u][3] = raw[1] * raw[3];
+          if (s + u + 1 < slices) {
+            raw[0] = scale_a0[s + u + 1];
+            raw[1] = scale_a1[s + u + 1];
+            raw[2] = scale_b_lo[s + u + 1];
+            raw[3] = scale_b_hi[s + u + 1];
+          }
+          stages[u] = stage;
+          mbarrier_wait(&full[stage], phase);
+          const std::uint64_t desc_a =
+              smem_descriptor_sw128(tiles_a + stage * kStageA + consumer * 64 * kSliceBytes);
+          const std::uint64_t desc_b = smem_descriptor_sw128(tiles_b + stage * kStageB);
+#pragma unroll
+          for (int h = 0; h < kGroups; ++h) {
+            Acc(&fresh)[kPart] = part[h % 2];
+            Acc(&done)[kPart] = part[(h + 1) % 2];  // group h - 1, or the last of slice u - 1
+            fence_registers(fresh);
+            wgmma_fence();
+#pragma unroll
+            for (int step = 0; step < kSteps; ++step)
+              Op::run(fresh, desc_a + 2 * step, desc_b + ((h * GroupN * kSliceBytes) >> 4) + 2 * step, step);
+            wgmma_commit();
+            if (h > 0 || u > 0) {
+              wgmma_wait<1>();  // the previous group is done; group h keeps the tensor cores busy meanwhile
+              fence_registers(done);
+              if (h > 0) {
+                promote(done, h - 1, factor[u]);
+              } else {
+                if (releases) mbarrier_arrive(&empty[stages[u - 1]]);  // slice u - 1 is fully multiplied
+                promote(done, kGroups - 1, factor[u - 1]);
+              }
+            }
+          }
+          if (++stage == kStages) {
+            stage = 0;
+            phase ^= 1;
+          }
+        }
+        wgmma_wait<0>();
+        fence_registers(part[(kGroups - 1) % 2]);
+        if (releases) mbarrier_arrive(&empty[stages[kUnits - 1]]);
+        promote(part[(kGroups - 1) % 2], kGroups - 1, factor[kUnits - 1]);
+      };
+      // Unroll slices per call, the rest one at a time.
+      for (int s = 0; s < slices;) {
+        if (s + Unroll > slices) {
+          multiply(s, std::integral_constant<int, 1>{});
+          s += 1;
+        } else {
+          multiply(s, std::integral_constant<int, Unroll>{});
+          s += Unroll;
+        }
+      }
     }
 
     // Fragment layout of a 64 x BN wgmma result: thread (warp, lane) holds, for each 8-column group j,
@@ -297,9 +385,9 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-template <class Ops, int BN, bool BlockScaled>
+template <class Ops, int BN, bool BlockScaled, int GroupN = BN, int Unroll = 1>
 void launch(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap& map_b, int multiprocessors) {
-  auto* kernel = &gemm_wgmma_kernel<Ops, BN, BlockScaled>;
+  auto* kernel = &gemm_wgmma_kernel<Ops, BN, BlockScaled, GroupN, Unroll>;
   constexpr int bytes = shared_bytes<BN>();
   check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes),
              "cudaFuncSetAttribute(gemm_wgmma_kernel)");
@@ -309,11 +397,31 @@ void launch(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap& ma
   check_cuda(cudaGetLastError(), "launch of gemm_wgmma_kernel");
 }
 
+// The block-scaled tile width for this shape: 192 or 256 columns, whichever takes less time counted as
+// (waves of tiles over the multiprocessors) x (columns per tile). 8192^3 gives 21 waves of 192-column tiles
+// against 16 of 256 (192 wins); 4096^3 gives 6 against 4 (256 wins, measured 990 against 899 TFLOP/s).
+int scaled_tile_n(const DeviceGemm& g) {
+  int device = 0, multiprocessors = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  check_cuda(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device),
+             "cudaDeviceGetAttribute");
+  auto cost = [&](std::int64_t bn) {
+    const std::int64_t tiles = ((g.m + kBM - 1) / kBM) * ((g.n + bn - 1) / bn);
+    return (tiles + multiprocessors - 1) / multiprocessors * bn;
+  };
+  return cost(192) <= cost(256) ? 192 : 256;
+}
+
 template <class Ops>
 void launch_for(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap& map_b, int sms) {
   if (is_block_scaled(g)) {  // fp8 only (cuda::gemm checks)
-    if constexpr (!std::is_same_v<Ops, AbBf16> && !std::is_same_v<Ops, AbF16> && !std::is_same_v<Ops, AbS8S8>)
-      launch<Ops, 256, true>(g, map_a, map_b, sms);
+    if constexpr (!std::is_same_v<Ops, AbBf16> && !std::is_same_v<Ops, AbF16> &&
+                  !std::is_same_v<Ops, AbS8S8>) {
+      if (scaled_tile_n(g) == 192)
+        launch<Ops, 192, true, 96, 4>(g, map_a, map_b, sms);
+      else
+        launch<Ops, 256, true, 64, 1>(g, map_a, map_b, sms);
+    }
   } else {
     launch<Ops, 256, false>(g, map_a, map_b, sms);
   }
@@ -322,7 +430,7 @@ void launch_for(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap
 }  // namespace
 
 WgmmaBoxes wgmma_boxes(const DeviceGemm& g) {
-  return {kSliceBytes / operand_bytes(g.operands), kBM, 256};
+  return {kSliceBytes / operand_bytes(g.operands), kBM, is_block_scaled(g) ? scaled_tile_n(g) : 256};
 }
 
 void launch_gemm_wgmma(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap& map_b,
