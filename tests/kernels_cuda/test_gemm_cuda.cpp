@@ -283,6 +283,16 @@ TEST_CASE("cuda gemm block-scaled fp8 applies 1x128 activation and 128x128 weigh
   }
 }
 
+TEST_CASE("cuda gemm block-scaled fp8 walks more tiles than the GPU has multiprocessors", "[kernels][cuda]") {
+  if (cuda::device_properties().major != 9) return;  // the wgmma path only
+  // The kernel picks 192- or 256-column tiles by shape; on 132 multiprocessors (H100, H200) the first shape
+  // runs 16 x 12 tiles of 128 x 192, where every other tile starts in the middle of a 128-column weight-scale
+  // block, and the second 31 x 16 tiles of 128 x 256. Both have partial tiles at the bottom and right, and
+  // the persistent blocks take several tiles each, carrying the stage ring and its phases across tiles.
+  run_block_scaled(2000, 2200, 384, DType::float8_e4m3fn, fresh_seed());
+  run_block_scaled(3900, 4050, 256, DType::float8_e5m2, fresh_seed());
+}
+
 TEST_CASE("cuda gemm rejects what it cannot run with a message naming the argument", "[kernels][cuda]") {
   cuda::DeviceBuffer buf(4096);
   const MatrixIn f32{buf.get(), DType::float32, 8};
