@@ -55,6 +55,16 @@ void convert_range(const std::uint8_t* src, std::uint8_t* dst, std::size_t begin
   const std::size_t lanes = hn::Lanes(d);
   const Rounder r = rounder;  // a local copy stays in registers across the stores
   std::size_t i = begin;
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (kPath == RoundPath::via_f16) {  // two vectors of elements per 16-bit vector of codes
+    const hn::Repartition<std::uint8_t, decltype(d)> d8;
+    const hn::Half<decltype(d8)> half;
+    for (; i + 2 * lanes <= end; i += 2 * lanes) {
+      hn::StoreU(hn::TruncateTo(half, codes_pair_via_f16<S, T>(d, src + i * kSrcBytes, r, p)), half,
+                 dst + i * kDstBytes);
+    }
+  }
+#endif
   for (; i + lanes <= end; i += lanes) {  // (a lambda here was not inlined: 0.40 -> 0.31 ns per element)
     store_codes<T>(d, convert_codes<S, T, kPath>(d, src + i * kSrcBytes, p.first_index + i, r, p),
                    dst + i * kDstBytes);
