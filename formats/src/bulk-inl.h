@@ -447,6 +447,13 @@ template <FloatSpec S, class D>
 HWY_INLINE V<D> load_as_f32(D d, const std::uint8_t* p) {
   if constexpr (widens_via_f16<S>()) {
     return load_via_f16<S>(d, p);
+  } else if constexpr (S != spec::float32 && S.exp_bits == 8 && S.bias == 127 &&
+                       S.specials == Specials::ieee) {
+    // fp32's leading bits (bfloat16): a shift, and the NaNs made the quiet NaN with their sign.
+    const auto bits = hn::ShiftLeft<32 - S.bits()>(load_codes<S>(d, p));
+    const auto nan = hn::Gt(hn::And(bits, hn::Set(d, kF32Abs)), hn::Set(d, kF32Inf));
+    if (HWY_LIKELY(hn::AllFalse(d, nan))) return bits;
+    return hn::IfThenElse(nan, hn::Or(hn::And(bits, hn::Set(d, kF32Sign)), hn::Set(d, kF32QuietNan)), bits);
   } else {
     return widen_to_f32<S>(d, load_codes<S>(d, p));
   }
