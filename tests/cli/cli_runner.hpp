@@ -8,6 +8,10 @@
 
 namespace lowbit::test {
 
+// Where Debian's dataset-fashion-mnist installs the IDX files (the CLI's default --data; the CLI tests run
+// the binary only, so they do not include train/'s kFashionMnistDefaultDir).
+inline const std::string kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
 struct CliResult {
   int exit_code = -1;
   std::string out, err;

@@ -9,18 +9,13 @@
 #include "cli_runner.hpp"
 
 using lowbit::test::file_exists;
+using lowbit::test::kFashionMnistDir;
 using lowbit::test::read_file;
 using lowbit::test::require_bad_input;
 using lowbit::test::run_cli;
 using lowbit::test::TempDir;
 using lowbit::test::write_file;
 using nlohmann::json;
-
-namespace {
-
-const std::string kData = "/usr/share/datasets/fashion-mnist";
-
-}  // namespace
 
 TEST_CASE("amp policy prints the allow, deny and promote lists as JSON and text", "[cli]") {
   const auto r = run_cli({"amp", "policy", "--json"});
@@ -55,7 +50,7 @@ TEST_CASE("amp policy applies --amp-allow, --amp-deny and an --amp-policy file",
 
 TEST_CASE("train with --amp fp16 reports the loss-scale history, skipped steps and the AMP memory layout",
           "[cli]") {
-  if (!std::filesystem::exists(kData)) {
+  if (!std::filesystem::exists(kFashionMnistDir)) {
     WARN("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist); skipped");
     return;
   }

@@ -9,6 +9,7 @@
 #include "cli_runner.hpp"
 
 using lowbit::test::file_exists;
+using lowbit::test::kFashionMnistDir;
 using lowbit::test::list_dir;
 using lowbit::test::read_file;
 using lowbit::test::require_bad_input;
@@ -17,14 +18,8 @@ using lowbit::test::TempDir;
 using lowbit::test::write_file;
 using nlohmann::json;
 
-namespace {
-
-const std::string kData = "/usr/share/datasets/fashion-mnist";
-
-}  // namespace
-
 TEST_CASE("train writes metrics and a checkpoint that eval reproduces", "[cli]") {
-  if (!std::filesystem::exists(kData)) {
+  if (!std::filesystem::exists(kFashionMnistDir)) {
     WARN("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist); skipped");
     return;
   }
