@@ -189,6 +189,16 @@ void col2im(const ConvGeometry& g, const T* dcol, T* dx, std::int64_t n0, std::i
                    });
 }
 
+// Calls f(i0, i1) on ranges of the images [n0, n1), split across the kernels' threads: im2col, col2im and
+// the output reorder write each image's own entries, so the split does not change any value.
+template <class F>
+void for_images(const ConvGeometry& g, std::int64_t n0, std::int64_t n1, F f) {
+  const std::int64_t per_image = std::max<std::int64_t>(1, g.taps() * g.plane());
+  detail::parallel_items(
+      n1 - n0, [&](std::int64_t begin, std::int64_t end) { f(n0 + begin, n0 + end); },
+      std::max<std::int64_t>(1, (std::int64_t{1} << 15) / per_image));
+}
+
 // Images per block of the column buffer: a block's columns (K x images * P) stay in L2 (about 1 MiB) from
 // im2col to the GEMM that reads them (forward), and from the GEMM that writes them to col2im (backward),
 // where whole-batch passes sent the CNN's 14 MB buffer to memory and back in between. At least one image.
@@ -269,7 +279,9 @@ std::vector<Tensor> conv2d_backward(const ConvSaved& saved, const Tensor& grad_o
       detail::gemm_2d(w_t, image_columns(g_in, g, n0, n1), dcol_block, 0.0f);
       detail::dispatch_float(acc, "conv2d backward", [&](auto tag) {
         using T = decltype(tag);
-        col2im(g, dcol.data<T>(), gx.data<T>(), n0, n1);
+        for_images(g, n0, n1, [&](std::int64_t i0, std::int64_t i1) {
+          col2im(g, dcol.data<T>(), gx.data<T>(), i0, i1);
+        });
       });
     }
     gx = cast(gx, detail::gemm_output_type(saved.type));
@@ -292,7 +304,9 @@ Tensor conv2d_native(const Tensor& x, const Tensor& weight, const Tensor& bias, 
     const std::int64_t n1 = std::min(g.n, n0 + block);
     dispatch_storage(type, [&](auto tag) {
       using S = decltype(tag);
-      im2col(g, static_cast<const S*>(xc.raw_data()), static_cast<S*>(col.raw_data()), n0, n1);
+      for_images(g, n0, n1, [&](std::int64_t i0, std::int64_t i1) {
+        im2col(g, static_cast<const S*>(xc.raw_data()), static_cast<S*>(col.raw_data()), i0, i1);
+      });
     });
     Tensor product_block = image_columns(product, g, n0, n1);
     detail::gemm_2d(w2, image_columns(col, g, n0, n1), product_block, 0.0f);
@@ -304,14 +318,16 @@ Tensor conv2d_native(const Tensor& x, const Tensor& weight, const Tensor& bias, 
     const T* b = bc.defined() ? bc.data<T>() : nullptr;
     T* o = out.data<T>();
     const std::int64_t plane = g.plane(), columns = g.columns();
-    for (std::int64_t n = 0; n < g.n; ++n) {
-      for (std::int64_t oc = 0; oc < g.o; ++oc) {
-        const T* src = pr + oc * columns + n * plane;
-        T* dst = o + (n * g.o + oc) * plane;
-        const T shift = b != nullptr ? b[oc] : T(0);
-        for (std::int64_t p = 0; p < plane; ++p) dst[p] = src[p] + shift;
+    for_images(g, 0, g.n, [&](std::int64_t n0, std::int64_t n1) {
+      for (std::int64_t n = n0; n < n1; ++n) {
+        for (std::int64_t oc = 0; oc < g.o; ++oc) {
+          const T* src = pr + oc * columns + n * plane;
+          T* dst = o + (n * g.o + oc) * plane;
+          const T shift = b != nullptr ? b[oc] : T(0);
+          for (std::int64_t p = 0; p < plane; ++p) dst[p] = src[p] + shift;
+        }
       }
-    }
+    });
   });
   // Rounded once from the fp32 result (no record: the conv2d node below covers it).
   out = cast(out, detail::gemm_output_type(type));

@@ -40,17 +40,19 @@ Tensor binary_map(const Tensor& a, const Tensor& b, const char* op, F f) {
           const T* px = x + off[1];
           const T* py = y + off[2];
           // The common cases get loops the compiler vectorises: same shape, and a broadcast operand.
-          if (st[1] == 1 && st[2] == 1) {
-            for (std::int64_t i = 0; i < n; ++i) po[i] = f(px[i], py[i]);
-          } else if (st[1] == 1 && st[2] == 0) {
-            const T v = *py;
-            for (std::int64_t i = 0; i < n; ++i) po[i] = f(px[i], v);
-          } else if (st[1] == 0 && st[2] == 1) {
-            const T v = *px;
-            for (std::int64_t i = 0; i < n; ++i) po[i] = f(v, py[i]);
-          } else {
-            for (std::int64_t i = 0; i < n; ++i) po[i * st[0]] = f(px[i * st[1]], py[i * st[2]]);
-          }
+          detail::parallel_items(n, [&](std::int64_t begin, std::int64_t end) {
+            if (st[1] == 1 && st[2] == 1) {
+              for (std::int64_t i = begin; i < end; ++i) po[i] = f(px[i], py[i]);
+            } else if (st[1] == 1 && st[2] == 0) {
+              const T v = *py;
+              for (std::int64_t i = begin; i < end; ++i) po[i] = f(px[i], v);
+            } else if (st[1] == 0 && st[2] == 1) {
+              const T v = *px;
+              for (std::int64_t i = begin; i < end; ++i) po[i] = f(v, py[i]);
+            } else {
+              for (std::int64_t i = begin; i < end; ++i) po[i * st[0]] = f(px[i * st[1]], py[i * st[2]]);
+            }
+          });
         });
   });
   return out;
@@ -68,11 +70,13 @@ Tensor unary_map(const Tensor& a, const char* op, F f) {
     detail::for_each_run<2>(
         a.shape(), {out.strides(), a.strides()},
         [&](std::array<std::int64_t, 2> off, std::int64_t n, std::array<std::int64_t, 2> st) {
-          if (st[1] == 1) {
-            for (std::int64_t i = 0; i < n; ++i) o[off[0] + i] = f(x[off[1] + i]);
-          } else {
-            for (std::int64_t i = 0; i < n; ++i) o[off[0] + i] = f(x[off[1] + i * st[1]]);
-          }
+          detail::parallel_items(n, [&](std::int64_t begin, std::int64_t end) {
+            if (st[1] == 1) {
+              for (std::int64_t i = begin; i < end; ++i) o[off[0] + i] = f(x[off[1] + i]);
+            } else {
+              for (std::int64_t i = begin; i < end; ++i) o[off[0] + i] = f(x[off[1] + i * st[1]]);
+            }
+          });
         });
   });
   return out;

@@ -2,6 +2,7 @@
 // (an int32 offset inside its H*W plane), so backward is one scatter and needs neither x nor the output.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -57,6 +58,11 @@ Shape pooled_shape(const Tensor& x, const PoolGeometry& g) {
 }
 
 // Max of every window and its offset in the plane; kFixed > 0 is the window size at compile time.
+// Planes per thread for the parallel 2x2 paths: enough input elements to be worth a thread's wake-up.
+std::int64_t planes_per_task(std::int64_t plane_elements) {
+  return std::max<std::int64_t>(1, (std::int64_t{1} << 15) / std::max<std::int64_t>(plane_elements, 1));
+}
+
 template <class T, std::int64_t kFixed>
 void max_pool_planes(const T* px, T* po, std::int32_t* pi, const PoolGeometry& g) {
   const std::int64_t kernel = kFixed > 0 ? kFixed : g.kernel;
@@ -96,8 +102,15 @@ static Tensor max_pool2d_native(const Tensor& x, std::int64_t kernel, std::int64
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>) {
       if (pools_2x2_fast(x.dtype(), g)) {
-        detail::max_pool_2x2_forward(xc.data<float>(), out.data<float>(), argmax.data<std::int32_t>(),
-                                     g.planes, g.h, g.w);
+        const std::int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
+        detail::parallel_items(
+            g.planes,
+            [&](std::int64_t begin, std::int64_t end) {
+              detail::max_pool_2x2_forward(
+                  xc.data<float>() + begin * in_plane, out.data<float>() + begin * out_plane,
+                  argmax.data<std::int32_t>() + begin * out_plane, end - begin, g.h, g.w);
+            },
+            planes_per_task(in_plane));
         return;
       }
     }
@@ -114,8 +127,15 @@ static Tensor max_pool2d_native(const Tensor& x, std::int64_t kernel, std::int64
     if (pools_2x2_fast(gc.dtype(), g)) {
       // Writes every element of gx: no zeroing pass, no scatter.
       Tensor gx = empty(x_shape, gc.dtype());
-      detail::max_pool_2x2_backward(gc.data<float>(), argmax.data<std::int32_t>(), gx.data<float>(), g.planes,
-                                    g.h, g.w);
+      const std::int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
+      detail::parallel_items(
+          g.planes,
+          [&](std::int64_t begin, std::int64_t end) {
+            detail::max_pool_2x2_backward(gc.data<float>() + begin * out_plane,
+                                          argmax.data<std::int32_t>() + begin * out_plane,
+                                          gx.data<float>() + begin * in_plane, end - begin, g.h, g.w);
+          },
+          planes_per_task(in_plane));
       return std::vector<Tensor>{gx};
     }
     Tensor gx = zeros(x_shape, gc.dtype());

@@ -45,40 +45,68 @@ Tensor sum_keepdim(const Tensor& a, const std::vector<std::int64_t>& axes) {
   Shape out_strides = out.strides();
   for (std::int64_t d : axes) out_strides[static_cast<std::size_t>(d)] = 0;
   std::vector<double> acc(static_cast<std::size_t>(out.numel()), 0.0);
+  // Threads take disjoint ranges of the first kept axis (if any has two or more entries): each output is
+  // summed by one thread in the serial order, so the result does not depend on the thread count.
+  std::size_t split = a.shape().size();
+  for (std::size_t d = 0; d < a.shape().size(); ++d) {
+    if (out_strides[d] != 0 && a.shape()[d] >= 2) {
+      split = d;
+      break;
+    }
+  }
   detail::dispatch_float(a.dtype(), "sum", [&](auto tag) {
     using T = decltype(tag);
-    const T* x = a.data<T>();
-    detail::for_each_run<2>(
-        a.shape(), {out_strides, a.strides()},
-        [&](std::array<std::int64_t, 2> off, std::int64_t n, std::array<std::int64_t, 2> st) {
-          if (st[0] == 0 && st[1] == 1) {
-            // A contiguous run summed into one value: eight running sums, so the loop vectorises and
-            // the adds do not wait on each other (one sum serialises on the add latency).
-            constexpr std::int64_t kLanes = 8;
-            double lanes[kLanes] = {};
-            const T* px = x + off[1];
-            std::int64_t i = 0;
-            for (; i + kLanes <= n; i += kLanes) {
-              for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] += px[i + l];
+    // Sums the part of `a` at index [begin, end) of axis `split` (all of it when there is none).
+    auto sum_part = [&](std::int64_t begin, std::int64_t end) {
+      Shape part = a.shape();
+      std::int64_t in_offset = 0, acc_offset = 0;
+      if (split < part.size()) {
+        part[split] = end - begin;
+        in_offset = begin * a.strides()[split];
+        acc_offset = begin * out_strides[split];
+      }
+      const T* x = a.data<T>() + in_offset;
+      double* acc_base = acc.data() + acc_offset;
+      detail::for_each_run<2>(
+          part, {out_strides, a.strides()},
+          [&](std::array<std::int64_t, 2> off, std::int64_t n, std::array<std::int64_t, 2> st) {
+            if (st[0] == 0 && st[1] == 1) {
+              // A contiguous run summed into one value: eight running sums, so the loop vectorises and
+              // the adds do not wait on each other (one sum serialises on the add latency).
+              constexpr std::int64_t kLanes = 8;
+              double lanes[kLanes] = {};
+              const T* px = x + off[1];
+              std::int64_t i = 0;
+              for (; i + kLanes <= n; i += kLanes) {
+                for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] += px[i + l];
+              }
+              double s = 0;
+              for (; i < n; ++i) s += px[i];
+              for (const double lane : lanes) s += lane;
+              acc_base[off[0]] += s;
+            } else if (st[0] == 0) {
+              double s = 0;
+              for (std::int64_t i = 0; i < n; ++i) s += x[off[1] + i * st[1]];
+              acc_base[off[0]] += s;
+            } else if (st[0] == 1 && st[1] == 1) {  // column sums of a row-major matrix: vectorises
+              double* a = acc_base + off[0];
+              const T* px = x + off[1];
+              for (std::int64_t i = 0; i < n; ++i) a[i] += px[i];
+            } else {
+              for (std::int64_t i = 0; i < n; ++i) {
+                acc_base[off[0] + i * st[0]] += x[off[1] + i * st[1]];
+              }
             }
-            double s = 0;
-            for (; i < n; ++i) s += px[i];
-            for (const double lane : lanes) s += lane;
-            acc[static_cast<std::size_t>(off[0])] += s;
-          } else if (st[0] == 0) {
-            double s = 0;
-            for (std::int64_t i = 0; i < n; ++i) s += x[off[1] + i * st[1]];
-            acc[static_cast<std::size_t>(off[0])] += s;
-          } else if (st[0] == 1 && st[1] == 1) {  // column sums of a row-major matrix: vectorises
-            double* a = acc.data() + off[0];
-            const T* px = x + off[1];
-            for (std::int64_t i = 0; i < n; ++i) a[i] += px[i];
-          } else {
-            for (std::int64_t i = 0; i < n; ++i) {
-              acc[static_cast<std::size_t>(off[0] + i * st[0])] += x[off[1] + i * st[1]];
-            }
-          }
-        });
+          });
+    };
+    if (split == a.shape().size()) {
+      sum_part(0, 1);
+    } else {
+      const std::int64_t slice = a.numel() / a.shape()[split];
+      detail::parallel_items(
+          a.shape()[split], sum_part,
+          std::max<std::int64_t>(1, (std::int64_t{1} << 15) / std::max<std::int64_t>(slice, 1)));
+    }
     T* o = out.data<T>();
     for (std::size_t i = 0; i < acc.size(); ++i) o[i] = static_cast<T>(acc[i]);
   });

@@ -10,6 +10,7 @@
 
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
+#include "strided.hpp"
 
 namespace lowbit::train {
 
@@ -157,12 +158,18 @@ void Adam::update(std::size_t i, float* param, const float* grad, std::int64_t n
   const auto eps = static_cast<float>(options_.eps), wd = static_cast<float>(options_.weight_decay);
   const auto decay = static_cast<float>(1 - lr() * options_.weight_decay);
   // Decay first, in its own loop, so the update loop has no branch and vectorises.
-  if (options_.decoupled_weight_decay) {
-    for (std::int64_t e = 0; e < n; ++e) param[e] *= decay;
-  }
-  const float l2 = options_.decoupled_weight_decay ? 0.0f : wd;
-  adam_elements(param, grad, exp_avg_[i].data<float>(), exp_avg_sq_[i].data<float>(), n, b1, b2, l2,
-                step_size, bias2_sqrt, eps);
+  const bool decoupled = options_.decoupled_weight_decay;
+  const float l2 = decoupled ? 0.0f : wd;
+  float* m = exp_avg_[i].data<float>();
+  float* v = exp_avg_sq_[i].data<float>();
+  // Elementwise, so splitting the elements across the kernels' threads changes no value.
+  detail::parallel_items(n, [&](std::int64_t begin, std::int64_t end) {
+    if (decoupled) {
+      for (std::int64_t e = begin; e < end; ++e) param[e] *= decay;
+    }
+    adam_elements(param + begin, grad + begin, m + begin, v + begin, end - begin, b1, b2, l2, step_size,
+                  bias2_sqrt, eps);
+  });
 }
 
 NamedTensors Adam::state() const {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lowbit/formats/error.hpp"
+#include "lowbit/kernels/parallel.hpp"
 #include "lowbit/train/tensor.hpp"
 
 namespace lowbit::train::detail {
@@ -82,6 +83,18 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 Tensor strided_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset);
 // A contiguous tensor seen with another shape of the same element count, without autograd history.
 Tensor reshaped_view(const Tensor& contiguous, const Shape& shape);
+
+// Calls f(begin, end) over [0, n), split across the kernels' threads when n items are worth waking them for:
+// at least `grain` items per thread (the default suits one streaming pass over floats, about 64 KiB each).
+// Each item is handled by exactly one call, so outputs written per item do not depend on the split.
+template <class F>
+void parallel_items(std::int64_t n, F&& f, std::int64_t grain = std::int64_t{1} << 14) {
+  if (n < 2 * grain) {
+    if (n > 0) f(std::int64_t{0}, n);
+    return;
+  }
+  kernels::parallel_for(n, grain, f);
+}
 
 // Requires the CPU (the CUDA backend brings its own kernels).
 void require_cpu(const Tensor& t, const char* op);

@@ -119,7 +119,13 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor zeros(const Shape& shape, DType dtype) {
   Tensor t = empty(shape, dtype);
-  std::memset(t.raw_data(), 0, t.storage()->bytes());
+  auto* bytes = static_cast<char*>(t.raw_data());
+  detail::parallel_items(
+      static_cast<std::int64_t>(t.storage()->bytes()),
+      [&](std::int64_t begin, std::int64_t end) {
+        std::memset(bytes + begin, 0, static_cast<std::size_t>(end - begin));
+      },
+      std::int64_t{1} << 18);
   return t;
 }
 
@@ -183,6 +189,24 @@ bool copy_transposed(const Tensor& dst, const Tensor& src, std::size_t width) {
   return true;
 }
 
+// The body of copy_into on one thread.
+void copy_strided(const Tensor& dst, const Tensor& src, std::size_t width) {
+  if (copy_transposed(dst, src, width)) return;
+  auto* out = static_cast<char*>(dst.raw_data());
+  const auto* in = static_cast<const char*>(src.raw_data());
+  detail::for_each_run<2>(
+      src.shape(), {dst.strides(), src.strides()},
+      [&](std::array<std::int64_t, 2> off, std::int64_t n, std::array<std::int64_t, 2> st) {
+        if (st[0] == 1 && st[1] == 1) {
+          std::memcpy(out + off[0] * width, in + off[1] * width, n * width);
+          return;
+        }
+        for (std::int64_t i = 0; i < n; ++i) {
+          std::memcpy(out + (off[0] + i * st[0]) * width, in + (off[1] + i * st[1]) * width, width);
+        }
+      });
+}
+
 }  // namespace
 
 void copy_into(const Tensor& dst, const Tensor& src) {
@@ -205,20 +229,24 @@ void copy_into(const Tensor& dst, const Tensor& src) {
                 dtype_storage_bytes(src.dtype(), static_cast<std::size_t>(src.numel())));
     return;
   }
-  if (copy_transposed(dst, src, width)) return;
-  auto* out = static_cast<char*>(dst.raw_data());
-  const auto* in = static_cast<const char*>(src.raw_data());
-  detail::for_each_run<2>(
-      src.shape(), {dst.strides(), src.strides()},
-      [&](std::array<std::int64_t, 2> off, std::int64_t n, std::array<std::int64_t, 2> st) {
-        if (st[0] == 1 && st[1] == 1) {
-          std::memcpy(out + off[0] * width, in + off[1] * width, n * width);
+  // Large copies are split along the leading dimension across the kernels' threads (conv2d's gradient
+  // reorders are megabytes).
+  const std::int64_t rows = src.shape().empty() ? 1 : src.shape()[0];
+  const std::int64_t row_elements = rows == 0 ? 0 : src.numel() / rows;
+  detail::parallel_items(
+      rows,
+      [&](std::int64_t begin, std::int64_t end) {
+        if (begin == 0 && end == rows) {
+          copy_strided(dst, src, width);
           return;
         }
-        for (std::int64_t i = 0; i < n; ++i) {
-          std::memcpy(out + (off[0] + i * st[0]) * width, in + (off[1] + i * st[1]) * width, width);
-        }
-      });
+        Shape part = src.shape();
+        part[0] = end - begin;
+        copy_strided(detail::strided_view(dst, part, dst.strides(), dst.offset() + begin * dst.strides()[0]),
+                     detail::strided_view(src, part, src.strides(), src.offset() + begin * src.strides()[0]),
+                     width);
+      },
+      std::max<std::int64_t>(1, (std::int64_t{1} << 16) / std::max<std::int64_t>(row_elements, 1)));
 }
 
 Tensor clone(const Tensor& t) {

@@ -10,6 +10,16 @@ namespace lowbit::kernels::cpu {
 
 namespace {
 
+// Whether this thread is running a body of the pool (the caller's share or a worker's).
+thread_local bool t_in_body = false;
+
+struct BodyScope {
+  BodyScope() { t_in_body = true; }
+  ~BodyScope() { t_in_body = false; }
+  BodyScope(const BodyScope&) = delete;
+  BodyScope& operator=(const BodyScope&) = delete;
+};
+
 class Pool {
  public:
   ~Pool() {
@@ -23,11 +33,18 @@ class Pool {
   }
 
   void run(int threads, const std::function<void(int, int)>& body) {
-    std::unique_lock<std::mutex> busy(dispatch_, std::try_to_lock);
-    if (!busy.owns_lock() || threads <= 1) {
+    // A call from inside a body (this thread holds dispatch_, or is a worker) runs alone: waiting for the
+    // pool from inside it would deadlock, and try_lock on a mutex this thread owns is undefined.
+    if (t_in_body || threads <= 1) {
       body(0, 1);
       return;
     }
+    std::unique_lock<std::mutex> busy(dispatch_, std::try_to_lock);
+    if (!busy.owns_lock()) {
+      body(0, 1);
+      return;
+    }
+    const BodyScope scope;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       while (static_cast<int>(workers_.size()) < threads - 1) {
@@ -65,7 +82,10 @@ class Pool {
         body = body_;
         count = count_;
       }
-      (*body)(index, count);
+      {
+        const BodyScope scope;
+        (*body)(index, count);
+      }
       std::lock_guard<std::mutex> lock(mutex_);
       if (--pending_ == 0) done_.notify_one();
     }

@@ -10,7 +10,7 @@ namespace lowbit::kernels::cpu {
 
 // Runs body(t, count) for t = 0 .. count-1, count = min(threads, what the pool can give), t = 0 on the
 // calling thread, and returns when all are done. Calls from several threads at once are safe: a caller
-// that finds the pool busy runs body(0, 1) alone.
+// that finds the pool busy, or that is itself running a body (a nested call), runs body(0, 1) alone.
 void run_parallel(int threads, const std::function<void(int, int)>& body);
 
 }  // namespace lowbit::kernels::cpu
