@@ -44,10 +44,37 @@ void run_case(const Case& s, Transpose ta, Transpose tb, float alpha, float beta
 }
 
 const Case kShapes[] = {
-    {1, 1, 1},       {1, 7, 33},    {7, 1, 33},    {33, 33, 1},    {13, 31, 17},   {15, 33, 257},
-    {29, 65, 300},   {64, 10, 256}, {1, 1000, 7},  {1000, 1, 7},   {40, 40, 1000}, {33, 1000, 3},
-    {200, 300, 129}, {400, 40, 40}, {9, 2100, 20}, {345, 97, 513}, {16, 3000, 20}, {16, 100, 1000},
-    {17, 65, 40},    {4, 9000, 30}, {3, 100, 600}, {2, 33, 1},
+    {1, 1, 1},
+    {1, 7, 33},
+    {7, 1, 33},
+    {33, 33, 1},
+    {13, 31, 17},
+    {15, 33, 257},
+    {29, 65, 300},
+    {64, 10, 256},
+    {1, 1000, 7},
+    {1000, 1, 7},
+    {40, 40, 1000},
+    {33, 1000, 3},
+    {200, 300, 129},
+    {400, 40, 40},
+    {9, 2100, 20},
+    {345, 97, 513},
+    {16, 3000, 20},
+    {16, 100, 1000},
+    {17, 65, 40},
+    {4, 9000, 30},
+    {3, 100, 600},
+    {2, 33, 1},
+    // Two threads splitting columns (at most 6 row tiles), A packed (more than 4 panels) or read in place,
+    // short last tiles of 1-13 rows; products one tile high read B in place (9 and 13 rows: 8 + 1, 8 + 4 +
+    // 1).
+    {29, 300, 100},
+    {85, 200, 64},
+    {70, 129, 600},
+    {9, 32, 5000},
+    {13, 260, 700},
+    {64, 784, 288},
 };
 
 TEST_CASE("sgemm matches the reference exactly on small-integer inputs, every shape and transpose",
@@ -78,16 +105,22 @@ TEST_CASE("sgemm stays within the K-dependent error bound on normal inputs", "[k
 
 TEST_CASE("sgemm with one thread gives the same result as with two", "[kernels]") {
   std::mt19937 rng(3);
-  const std::int64_t m = 150, n = 170, k = 90;
-  F32Matrix a(m, k, 0, rng, false), b(k, n, 0, rng, false);
-  std::vector<float> c1(m * n), c2(m * n);
-  const int saved = num_threads();
-  set_num_threads(1);
-  sgemm(Transpose::no, Transpose::no, m, n, k, 1.0f, a.data.data(), k, b.data.data(), n, 0.0f, c1.data(), n);
-  set_num_threads(2);
-  sgemm(Transpose::no, Transpose::no, m, n, k, 1.0f, a.data.data(), k, b.data.data(), n, 0.0f, c2.data(), n);
-  set_num_threads(saved);
-  CHECK(c1 == c2);  // the split is over whole tiles of C; each element sums in the same order
+  // Row split with shared B, column split with A packed and in place, B read in place.
+  for (const Case& s : {Case{150, 170, 90}, Case{64, 784, 288}, Case{40, 100, 1000}, Case{13, 260, 700},
+                        Case{345, 97, 513}}) {
+    INFO("m=" << s.m << " n=" << s.n << " k=" << s.k);
+    F32Matrix a(s.m, s.k, 0, rng, false), b(s.k, s.n, 0, rng, false);
+    std::vector<float> c1(s.m * s.n), c2(s.m * s.n);
+    const int saved = num_threads();
+    set_num_threads(1);
+    sgemm(Transpose::no, Transpose::no, s.m, s.n, s.k, 1.0f, a.data.data(), s.k, b.data.data(), s.n, 0.0f,
+          c1.data(), s.n);
+    set_num_threads(2);
+    sgemm(Transpose::no, Transpose::no, s.m, s.n, s.k, 1.0f, a.data.data(), s.k, b.data.data(), s.n, 0.0f,
+          c2.data(), s.n);
+    set_num_threads(saved);
+    CHECK(c1 == c2);  // the split is over whole tiles of C; each element sums in the same order
+  }
 }
 
 TEST_CASE("sgemm with beta = 0 ignores NaN in C, with k = 0 or alpha = 0 only scales C", "[kernels]") {

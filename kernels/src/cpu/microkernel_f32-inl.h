@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 HWY_BEFORE_NAMESPACE();
 namespace lowbit::kernels::cpu::HWY_NAMESPACE {
@@ -78,17 +79,23 @@ HWY_INLINE void store_tile(V (&c0)[kRows], V (&c1)[kRows], float* HWY_RESTRICT c
   }
 }
 
-// One register tile over kc steps of packed A (kRows floats per step) and packed B (2 vectors per step).
-template <std::size_t kRows>
-HWY_NOINLINE void micro_kernel_f32(std::size_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
-                                   float* HWY_RESTRICT c, std::int64_t ldc, float alpha, float beta,
-                                   std::size_t mr, std::size_t nr) {
+// How the micro-kernel walks A: element (r, p) of the tile is at a[r * row_step + p * k_step].
+//   kColumns: row_step 1 (a packed panel, k_step = kMR; or a transposed A read in place, k_step = lda): each
+//     k step broadcasts kRows adjacent floats.
+//   kRows: k_step 1 (a row-major A read in place, row_step = lda): kRows streams, one float each per step.
+enum class AWalk { kColumns, kRows };
+
+// One register tile of kRows rows over kc steps of A (walked as above) and packed B (2 vectors per step).
+template <std::size_t kRows, AWalk kWalk>
+HWY_NOINLINE void micro_kernel_f32(std::size_t kc, const float* HWY_RESTRICT a, std::int64_t a_step,
+                                   const float* HWY_RESTRICT b, float* HWY_RESTRICT c, std::int64_t ldc,
+                                   float alpha, float beta, std::size_t nr) {
   const FloatTag d;
   const std::size_t lanes = hn::Lanes(d);
   using V = hn::Vec<FloatTag>;
   // C's rows are a leading dimension apart, often a multiple of 4 KiB, so they share one L1 set and miss
   // at the store below; fetching them now overlaps those misses with the k loop.
-  for (std::size_t r = 0; r < mr; ++r) {
+  for (std::size_t r = 0; r < kRows; ++r) {
     hwy::Prefetch(c + r * ldc);
     hwy::Prefetch(c + r * ldc + 2 * lanes - 1);
   }
@@ -99,14 +106,37 @@ HWY_NOINLINE void micro_kernel_f32(std::size_t kc, const float* HWY_RESTRICT a, 
     const V b0 = hn::Load(d, b), b1 = hn::Load(d, b + lanes);
 #pragma GCC unroll 16
     for (std::size_t r = 0; r < kRows; ++r) {
-      const V av = hn::Set(d, a[r]);
+      const float* element = kWalk == AWalk::kColumns ? a + r : a + static_cast<std::int64_t>(r) * a_step;
+      const V av = hn::Set(d, *element);
       c0[r] = hn::MulAdd(av, b0, c0[r]);
       c1[r] = hn::MulAdd(av, b1, c1[r]);
     }
-    a += kRows;
+    a += kWalk == AWalk::kColumns ? a_step : 1;
     b += 2 * lanes;
   }
-  store_tile<kRows>(c0, c1, c, ldc, alpha, beta, mr, nr);
+  store_tile<kRows>(c0, c1, c, ldc, alpha, beta, kRows, nr);
+}
+
+// Rows [0, rows) of a C tile (rows <= kMR) against one B panel: the full-height kernel, then 8, 4, 2 and 1
+// rows for what is left, so a short last tile costs its own rows and reads no row of A past them.
+template <AWalk kWalk>
+HWY_INLINE void multiply_tile_f32(std::size_t rows, std::size_t kc, const float* HWY_RESTRICT a,
+                                  std::int64_t a_row, std::int64_t a_step, const float* HWY_RESTRICT b,
+                                  float* HWY_RESTRICT c, std::int64_t ldc, float alpha, float beta,
+                                  std::size_t nr) {
+  std::size_t r = 0;
+  auto run = [&](auto height) {
+    constexpr std::size_t kHeight = decltype(height)::value;
+    for (; r + kHeight <= rows; r += kHeight) {
+      micro_kernel_f32<kHeight, kWalk>(kc, a + static_cast<std::int64_t>(r) * a_row, a_step, b,
+                                       c + static_cast<std::int64_t>(r) * ldc, ldc, alpha, beta, nr);
+    }
+  };
+  run(std::integral_constant<std::size_t, kMR>());
+  run(std::integral_constant<std::size_t, 8>());
+  run(std::integral_constant<std::size_t, 4>());
+  run(std::integral_constant<std::size_t, 2>());
+  run(std::integral_constant<std::size_t, 1>());
 }
 
 // The same register tile straight from unpacked operands, for products with few rows (m <= 16), where

@@ -30,10 +30,12 @@ namespace lowbit::kernels::cpu::HWY_NAMESPACE {
 inline constexpr std::int64_t kKC = 512;
 inline constexpr std::int64_t kMCTiles = 24;  // kMC = kMCTiles * kMR rows
 inline constexpr std::int64_t kNC = 2048;  // columns of B per packed block (a multiple of every tile width)
-// Products with at most this many rows (and B not transposed) skip packing (sgemm_direct). Measured at
-// 1 x 4096 x 4096: 24.6 ms direct against 36 ms packed; at 16 rows the packed path is faster (38 against 59
-// ms).
-inline constexpr std::int64_t kDirectMaxRows = 4;
+// Products no taller than one register tile (and B not transposed) skip packing (sgemm_direct): each element
+// of B is then read exactly once, so packing it would only add a write and a read (a convolution's weight
+// gradient, 9 x 32 x 200704, is all B).
+inline constexpr std::int64_t kDirectMaxRows = static_cast<std::int64_t>(kMR);
+// Products of at most this many row tiles split their columns between the threads, not their rows.
+inline constexpr std::int64_t kColumnSplitMaxTiles = 6;
 // Below this many multiply-adds one thread does the whole product: waking the second costs more than it
 // saves.
 inline constexpr std::int64_t kThreadedMinMacs = std::int64_t{1} << 19;
@@ -48,25 +50,43 @@ float* scratch(hwy::AlignedFreeUniquePtr<float[]>& buffer, std::size_t& capacity
   return buffer.get();
 }
 
+// Whether A is packed for a block of nc columns: packing reads and writes every element of A once more, and
+// pays off only when each element is then used by enough B panels. For a few panels (a convolution's weight
+// gradient has 32 or 64 columns, linear layers 10 to 128) the micro-kernel reads A where it is.
+inline bool packs_a(std::int64_t nc) {
+  return nc > 4 * static_cast<std::int64_t>(tile_cols());
+}
+
 // Rows [i_begin, i_end) of C, columns [jc, jc + nc), k block [pc, pc + kc), against one packed block of B:
-// pack A kMC rows at a time into `packed_a` and run the micro-kernel over every tile. Both drivers' inner
-// loops (private and shared B).
+// A packed kMC rows at a time into `packed_a` (or read in place, see packs_a) and the micro-kernel over
+// every tile. Both drivers' inner loops (private and shared B).
 inline void multiply_packed_block(const SgemmArgs& g, std::int64_t i_begin, std::int64_t i_end,
                                   std::int64_t pc, std::int64_t kc, std::int64_t jc, std::int64_t nc,
                                   float beta, float* packed_a, const float* packed_b) {
   const auto mr = static_cast<std::int64_t>(kMR);
   const auto nr = static_cast<std::int64_t>(tile_cols());
   const std::int64_t mc_max = kMCTiles * mr;
+  const bool packed = packs_a(nc);
   for (std::int64_t ic = i_begin; ic < i_end; ic += mc_max) {
     const std::int64_t mc = std::min(mc_max, i_end - ic);
-    pack_a_f32(g.a, g.lda, g.transpose_a, ic, mc, pc, kc, kMR, packed_a);
+    if (packed) pack_a_f32(g.a, g.lda, g.transpose_a, ic, mc, pc, kc, kMR, packed_a);
     for (std::int64_t jr = 0; jr < nc; jr += nr) {
       const float* b_panel = packed_b + jr * kc;
+      const auto cols = static_cast<std::size_t>(std::min(nr, nc - jr));
       for (std::int64_t ir = 0; ir < mc; ir += mr) {
-        micro_kernel_f32<kMR>(static_cast<std::size_t>(kc), packed_a + ir * kc, b_panel,
-                              g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, g.alpha, beta,
-                              static_cast<std::size_t>(std::min(mr, mc - ir)),
-                              static_cast<std::size_t>(std::min(nr, nc - jr)));
+        const auto rows = static_cast<std::size_t>(std::min(mr, mc - ir));
+        float* c = g.c + (ic + ir) * g.ldc + jc + jr;
+        const auto steps = static_cast<std::size_t>(kc);
+        if (packed) {
+          multiply_tile_f32<AWalk::kColumns>(rows, steps, packed_a + ir * kc, 1, mr, b_panel, c, g.ldc,
+                                             g.alpha, beta, cols);
+        } else if (g.transpose_a) {  // A(i, p) = a[p * lda + i]: rows side by side, k steps lda apart
+          multiply_tile_f32<AWalk::kColumns>(rows, steps, g.a + pc * g.lda + ic + ir, 1, g.lda, b_panel, c,
+                                             g.ldc, g.alpha, beta, cols);
+        } else {  // A(i, p) = a[i * lda + p]: one stream per row
+          multiply_tile_f32<AWalk::kRows>(rows, steps, g.a + (ic + ir) * g.lda + pc, g.lda, g.lda, b_panel, c,
+                                          g.ldc, g.alpha, beta, cols);
+        }
       }
     }
   }
@@ -112,7 +132,7 @@ void direct_tile(const SgemmArgs& g, std::int64_t i, std::int64_t j, std::int64_
 
 // Columns [j0, j1) of C from unpacked A and B (B not transposed). k is blocked by kKC so that a block of B
 // rows is swept tile after tile (adjacent 128-byte pieces of the same rows, which the prefetchers and the
-// TLB follow) rather than one tile down all K rows; all row tiles (kMR, then 4, 2, 1 rows) of a column
+// TLB follow) rather than one tile down all K rows; all row tiles (kMR, then 8, 4, 2, 1 rows) of a column
 // tile run back to back while its piece of B is in L1.
 HWY_NOINLINE void sgemm_direct(const SgemmArgs& g, std::int64_t j0, std::int64_t j1) {
   const auto nr = static_cast<std::int64_t>(tile_cols());
@@ -124,6 +144,7 @@ HWY_NOINLINE void sgemm_direct(const SgemmArgs& g, std::int64_t j0, std::int64_t
       const std::int64_t cols = std::min(nr, j1 - j);
       std::int64_t i = 0;
       for (; i + mr <= g.m; i += mr) direct_tile<kMR>(g, i, j, cols, pc, kc, beta);
+      for (; i + 8 <= g.m; i += 8) direct_tile<8>(g, i, j, cols, pc, kc, beta);
       for (; i + 4 <= g.m; i += 4) direct_tile<4>(g, i, j, cols, pc, kc, beta);
       for (; i + 2 <= g.m; i += 2) direct_tile<2>(g, i, j, cols, pc, kc, beta);
       for (; i < g.m; ++i) direct_tile<1>(g, i, j, cols, pc, kc, beta);
@@ -188,6 +209,19 @@ void SgemmPacked(const SgemmArgs& g) {
   const int threads = macs < kThreadedMinMacs ? 1 : g.threads;
   if (threads <= 1) {
     sgemm_block(g, 0, g.m, 0, g.n);
+    return;
+  }
+  const auto mr = static_cast<std::int64_t>(kMR);
+  if (g.m <= kColumnSplitMaxTiles * mr) {
+    // Few row tiles would split unevenly (64 rows: 2 tiles against 3): the threads take column ranges
+    // instead, each packing its own panels of B; A is small, and each thread packs all of it.
+    const std::int64_t unit = static_cast<std::int64_t>(tile_cols());
+    const std::int64_t units = (g.n + unit - 1) / unit;
+    run_parallel(threads, [&](int t, int count) {
+      const std::int64_t begin = std::min(g.n, units * t / count * unit);
+      const std::int64_t end = std::min(g.n, units * (t + 1) / count * unit);
+      if (begin < end) sgemm_block(g, 0, g.m, begin, end);
+    });
     return;
   }
   std::barrier<> sync(threads);
