@@ -8,9 +8,9 @@
 
 #include "lowbit/formats/bulk.hpp"
 #include "lowbit/formats/error.hpp"
+#include "lowbit/kernels/transpose.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "strided.hpp"
-#include "transpose_tiles.hpp"
 
 namespace lowbit::train {
 
@@ -183,7 +183,7 @@ bool copy_transposed(const Tensor& dst, const Tensor& src, std::size_t width) {
       offset += rest % extent * src.strides()[static_cast<std::size_t>(k)];
       rest /= extent;
     }
-    detail::transpose_tiles(in + offset * bytes, col_stride, out + i * rows * cols * bytes, rows, cols,
+    kernels::transpose_tiles(in + offset * bytes, col_stride, out + i * rows * cols * bytes, rows, cols,
                             width);
   }
   return true;

@@ -12,9 +12,12 @@
 
 #include <hwy/highway.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+
+#include "cpu/transpose_block.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace lowbit::kernels::cpu::HWY_NAMESPACE {
@@ -33,13 +36,19 @@ inline void pack_a_f32(const float* HWY_RESTRICT a, std::int64_t lda, bool trans
         for (std::int64_t r = 0; r < rows; ++r) dst[r] = src[r];
         for (std::int64_t r = rows; r < static_cast<std::int64_t>(mr); ++r) dst[r] = 0.0f;
       }
-    } else {  // each row is contiguous in p: walk the rows, writing with stride mr
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const float* src = a + (i0 + q + r) * lda + p0;
-        for (std::int64_t p = 0; p < kc; ++p) out[p * static_cast<std::int64_t>(mr) + r] = src[p];
+    } else {  // each row is contiguous in p: 16 steps of every row at a time through a register transpose
+      const float* src = a + (i0 + q) * lda + p0;
+      std::int64_t p = 0;
+      if (mr <= 16 && has_transpose_block_16()) {
+        for (; p + 16 <= kc; p += 16) {
+          transpose_block_16(src + p, lda, static_cast<int>(rows), out + p * static_cast<std::int64_t>(mr),
+                             static_cast<std::int64_t>(mr), static_cast<int>(mr));
+        }
       }
-      for (std::int64_t r = rows; r < static_cast<std::int64_t>(mr); ++r) {
-        for (std::int64_t p = 0; p < kc; ++p) out[p * static_cast<std::int64_t>(mr) + r] = 0.0f;
+      for (; p < kc; ++p) {
+        float* dst = out + p * static_cast<std::int64_t>(mr);
+        for (std::int64_t r = 0; r < rows; ++r) dst[r] = src[r * lda + p];
+        for (std::int64_t r = rows; r < static_cast<std::int64_t>(mr); ++r) dst[r] = 0.0f;
       }
     }
     out += kc * static_cast<std::int64_t>(mr);
@@ -66,13 +75,21 @@ inline void pack_b_f32(const float* HWY_RESTRICT b, std::int64_t ldb, bool trans
           for (std::int64_t j = cols; j < width; ++j) dst[j] = 0.0f;
         }
       }
-    } else {  // each column is contiguous in p: walk the columns, writing with stride nr
-      for (std::int64_t j = 0; j < cols; ++j) {
-        const float* src = b + (j0 + q + j) * ldb + p0;
-        for (std::int64_t p = 0; p < kc; ++p) out[p * width + j] = src[p];
+    } else {  // each column is contiguous in p: 16 steps of 16 columns at a time through a register transpose
+      const float* src = b + (j0 + q) * ldb + p0;
+      std::int64_t p = 0;
+      if (width % 16 == 0 && has_transpose_block_16()) {
+        for (; p + 16 <= kc; p += 16) {
+          for (std::int64_t j = 0; j < width; j += 16) {
+            const auto count = static_cast<int>(std::clamp<std::int64_t>(cols - j, 0, 16));
+            transpose_block_16(src + j * ldb + p, ldb, count, out + p * width + j, width, 16);
+          }
+        }
       }
-      for (std::int64_t j = cols; j < width; ++j) {
-        for (std::int64_t p = 0; p < kc; ++p) out[p * width + j] = 0.0f;
+      for (; p < kc; ++p) {
+        float* dst = out + p * width;
+        for (std::int64_t j = 0; j < cols; ++j) dst[j] = src[j * ldb + p];
+        for (std::int64_t j = cols; j < width; ++j) dst[j] = 0.0f;
       }
     }
     out += kc * width;

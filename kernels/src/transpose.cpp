@@ -1,11 +1,13 @@
-#include "transpose_tiles.hpp"
+#include "lowbit/kernels/transpose.hpp"
+
+#include "cpu/transpose_block.hpp"
 
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstddef>
 
-namespace lowbit::train::detail {
+namespace lowbit::kernels {
 
 namespace {
 
@@ -76,6 +78,22 @@ LOWBIT_TRANSPOSE_TARGET void transpose_avx512(const float* src, std::int64_t col
   scalar_tiles(src + cols16 * col_stride, col_stride, dst + cols16, cols, rows16, cols - cols16);
 }
 
+}  // namespace
+
+LOWBIT_TRANSPOSE_TARGET void cpu::transpose_block_16(const float* src, std::int64_t src_stride, int count,
+                                                     float* dst, std::int64_t dst_stride, int width) {
+  const __mmask16 valid = static_cast<__mmask16>((1u << count) - 1u);
+  const __mmask16 stored = static_cast<__mmask16>((1u << width) - 1u);
+  __m512 v[16];
+  for (int k = 0; k < 16; ++k) {
+    v[k] = (valid >> k) & 1u ? _mm512_loadu_ps(src + k * src_stride) : _mm512_setzero_ps();
+  }
+  transpose_16x16(v);
+  for (int i = 0; i < 16; ++i) _mm512_mask_storeu_ps(dst + i * dst_stride, stored, v[i]);
+}
+
+namespace {
+
 #pragma GCC diagnostic pop
 
 template <class T>
@@ -86,9 +104,14 @@ void transpose_scalar(const void* src, std::int64_t col_stride, void* dst, std::
 
 }  // namespace
 
+bool cpu::has_transpose_block_16() {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512;
+}
+
 void transpose_tiles(const void* src, std::int64_t col_stride, void* dst, std::int64_t rows,
                      std::int64_t cols, std::size_t width) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  const bool avx512 = cpu::has_transpose_block_16();
   switch (width) {
     case 1:
       return transpose_scalar<std::uint8_t>(src, col_stride, dst, rows, cols);
@@ -105,4 +128,4 @@ void transpose_tiles(const void* src, std::int64_t col_stride, void* dst, std::i
   }
 }
 
-}  // namespace lowbit::train::detail
+}  // namespace lowbit::kernels
