@@ -45,11 +45,7 @@ DType gemm_output_type(DType input) {
 void gemm_2d(const Tensor& a, const Tensor& b, Tensor& out, float beta, const float* bias, float alpha) {
   const std::int64_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
   const Operand x = as_operand(a);
-  Operand y = as_operand(b);
-  // kernels/ packs a transposed float32 B one element at a time, each write a packed row apart: products
-  // with a transposed B (linear's x * W^T) ran at half the speed of the same product with B row-major
-  // (bench/RESULTS.md, training step). A tiled transpose first costs less than it saves.
-  if (b.dtype() == DType::float32 && y.transpose == Transpose::yes) y = as_operand(clone(b));
+  const Operand y = as_operand(b);
   if (a.dtype() == DType::float32 && out.dtype() == DType::float32 && bias == nullptr) {
     kernels::sgemm(x.transpose, y.transpose, m, n, k, alpha, x.keep.data<float>(), x.ld, y.keep.data<float>(),
                    y.ld, beta, out.data<float>(), out.strides()[0]);
