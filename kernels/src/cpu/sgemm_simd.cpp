@@ -8,6 +8,7 @@
 // 512..1024 alike within the noise of the shared machine). Threads split C into column (or row) ranges,
 // each packing its own panels, so the two cores share nothing but the inputs.
 #include <algorithm>
+#include <atomic>
 #include <barrier>
 #include <cstddef>
 #include <cstdint>
@@ -153,10 +154,14 @@ HWY_NOINLINE void sgemm_direct(const SgemmArgs& g, std::int64_t j0, std::int64_t
 }
 
 // The Goto loops on `count` threads sharing one packed block of B: for each kc x nc block, every thread packs
-// its share of the B panels, and after a barrier each multiplies its own rows of A (packed into its own
-// buffer) by the whole block. B is packed once in total instead of once per thread, and each thread's A
-// rows are packed once, not all of A per thread.
-HWY_NOINLINE void sgemm_shared_b(const SgemmArgs& g, int t, int count, std::barrier<>& sync) {
+// its share of the B panels, and after a barrier the threads take blocks of rows of A from a shared counter
+// (each packs its blocks into its own buffer) and multiply them by the whole block of B. B is packed once
+// in total instead of once per thread. Taking row blocks as they come, rather than half the rows each,
+// lets a thread that loses its core for a while (a shared machine) leave its work to the other instead of
+// holding it at the next barrier; every tile of C is still computed whole by one thread, in the same order,
+// so the result does not depend on who took it.
+HWY_NOINLINE void sgemm_shared_b(const SgemmArgs& g, int t, int count, std::barrier<>& sync,
+                                 std::atomic<std::int64_t>& next_block) {
   const auto mr = static_cast<std::int64_t>(kMR);
   const auto nr = static_cast<std::int64_t>(tile_cols());
   const std::int64_t mc_max = kMCTiles * mr;
@@ -166,9 +171,18 @@ HWY_NOINLINE void sgemm_shared_b(const SgemmArgs& g, int t, int count, std::barr
   thread_local hwy::AlignedFreeUniquePtr<float[]> a_buffer;
   thread_local std::size_t a_capacity = 0;
   float* packed_a = scratch(a_buffer, a_capacity, static_cast<std::size_t>(mc_max * kKC));
-  const std::int64_t row_units = (g.m + mr - 1) / mr;
-  const std::int64_t i_begin = std::min(g.m, row_units * t / count * mr);
-  const std::int64_t i_end = std::min(g.m, row_units * (t + 1) / count * mr);
+  const std::int64_t tiles = (g.m + mr - 1) / mr;
+  // Guided self-scheduling: each take is a share of what is left (at most kMCTiles tiles, at least one), so
+  // the blocks shrink toward the end and the threads finish together.
+  auto take = [&](std::int64_t& first) {
+    std::int64_t next = next_block.load(std::memory_order_relaxed), size = 0;
+    do {
+      if (next >= tiles) return std::int64_t{0};
+      size = std::clamp<std::int64_t>((tiles - next) / (2 * count), 1, kMCTiles);
+    } while (!next_block.compare_exchange_weak(next, next + size, std::memory_order_relaxed));
+    first = next;
+    return size;
+  };
   for (std::int64_t jc = 0; jc < g.n; jc += kNC) {
     const std::int64_t nc = std::min(kNC, g.n - jc);
     const std::int64_t panels = (nc + nr - 1) / nr;
@@ -176,6 +190,7 @@ HWY_NOINLINE void sgemm_shared_b(const SgemmArgs& g, int t, int count, std::barr
       const std::int64_t kc = std::min(kKC, g.k - pc);
       const float beta = pc == 0 ? g.beta : 1.0f;
       sync.arrive_and_wait();  // the previous block of B is no longer read (and, first time, allocated)
+      if (t == 0) next_block.store(0, std::memory_order_relaxed);  // nobody takes blocks until the barrier
       float* packed_b = b_buffer.get();
       const std::int64_t q0 = panels * t / count, q1 = panels * (t + 1) / count;
       if (q0 < q1) {
@@ -183,7 +198,11 @@ HWY_NOINLINE void sgemm_shared_b(const SgemmArgs& g, int t, int count, std::barr
                    static_cast<std::size_t>(nr), packed_b + q0 * nr * kc);
       }
       sync.arrive_and_wait();  // the whole block of B is packed
-      multiply_packed_block(g, i_begin, i_end, pc, kc, jc, nc, beta, packed_a, packed_b);
+      std::int64_t first = 0;
+      for (std::int64_t size = take(first); size > 0; size = take(first)) {
+        multiply_packed_block(g, first * mr, std::min(g.m, (first + size) * mr), pc, kc, jc, nc, beta,
+                              packed_a, packed_b);
+      }
     }
   }
 }
@@ -225,11 +244,12 @@ void SgemmPacked(const SgemmArgs& g) {
     return;
   }
   std::barrier<> sync(threads);
+  std::atomic<std::int64_t> next_block{0};
   run_parallel(threads, [&](int t, int count) {
     if (count == 1) {  // the pool was busy with another caller: this call runs alone
       sgemm_block(g, 0, g.m, 0, g.n);
     } else {
-      sgemm_shared_b(g, t, count, sync);
+      sgemm_shared_b(g, t, count, sync, next_block);
     }
   });
 }
