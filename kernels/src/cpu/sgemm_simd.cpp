@@ -2,11 +2,13 @@
 // (foreach_target.h re-includes this file) and chosen by HWY_DYNAMIC_DISPATCH.
 //
 // Blocking (AVX-512, per core: 48 KiB L1d, 2 MiB L2): the micro-kernel sweeps a kc x 32 panel of packed B
-// (kKC = 512: 64 KiB, in L1/L2) against the mc x kc block of packed A (kMC = 336 rows: 688 KiB, in L2); the
-// kc x nc block of B (kNC columns) is reused from L2/L3 across all mc blocks. kKC and kMC were picked by
-// measurement on the 2-core Sapphire Rapids (kc 192..1024, mc 168..672 tried; kc 256 was clearly worse,
-// 512..1024 alike within the noise of the shared machine). Threads split C into column (or row) ranges,
-// each packing its own panels, so the two cores share nothing but the inputs.
+// (kKC = 1024: 128 KiB, in L2) against the mc x kc block of packed A (kMC = 336 rows: 1.3 MiB, in L2); the
+// kc x nc block of B (kNC columns) is reused from L2/L3 across all mc blocks. Each k block reads and writes
+// all of C once (64 MiB at 4096^2, more than the L3 keeps beside A and B) and costs two barriers, so the
+// deeper block pays: kc 1024 against 512, interleaved runs, 2 threads, best of 3-5: 4096^3 196 against 188
+// GFLOP/s on a quiet machine, 141-171 against 115-139 on a busy one; 2048^3 214 against 212 (quiet), 149-159
+// against 130-134 (busy). An earlier sweep found kc 256 clearly worse and mc 168..672 alike. Products of
+// few rows read B in place with k blocks of kDirectKC (1024 was slower there).
 #include <algorithm>
 #include <atomic>
 #include <barrier>
@@ -28,7 +30,8 @@
 HWY_BEFORE_NAMESPACE();
 namespace lowbit::kernels::cpu::HWY_NAMESPACE {
 
-inline constexpr std::int64_t kKC = 512;
+inline constexpr std::int64_t kKC = 1024;
+inline constexpr std::int64_t kDirectKC = 512;
 inline constexpr std::int64_t kMCTiles = 24;  // kMC = kMCTiles * kMR rows
 inline constexpr std::int64_t kNC = 2048;  // columns of B per packed block (a multiple of every tile width)
 // Products no taller than one register tile (and B not transposed) skip packing (sgemm_direct): each element
@@ -131,15 +134,15 @@ void direct_tile(const SgemmArgs& g, std::int64_t i, std::int64_t j, std::int64_
   }
 }
 
-// Columns [j0, j1) of C from unpacked A and B (B not transposed). k is blocked by kKC so that a block of B
-// rows is swept tile after tile (adjacent 128-byte pieces of the same rows, which the prefetchers and the
-// TLB follow) rather than one tile down all K rows; all row tiles (kMR, then 8, 4, 2, 1 rows) of a column
+// Columns [j0, j1) of C from unpacked A and B (B not transposed). k is blocked by kDirectKC so that a block
+// of B rows is swept tile after tile (adjacent 128-byte pieces of the same rows, which the prefetchers and
+// the TLB follow) rather than one tile down all K rows; all row tiles (kMR, then 8, 4, 2, 1 rows) of a column
 // tile run back to back while its piece of B is in L1.
 HWY_NOINLINE void sgemm_direct(const SgemmArgs& g, std::int64_t j0, std::int64_t j1) {
   const auto nr = static_cast<std::int64_t>(tile_cols());
   const auto mr = static_cast<std::int64_t>(kMR);
-  for (std::int64_t pc = 0; pc < g.k; pc += kKC) {
-    const std::int64_t kc = std::min(kKC, g.k - pc);
+  for (std::int64_t pc = 0; pc < g.k; pc += kDirectKC) {
+    const std::int64_t kc = std::min(kDirectKC, g.k - pc);
     const float beta = pc == 0 ? g.beta : 1.0f;
     for (std::int64_t j = j0; j < j1; j += nr) {
       const std::int64_t cols = std::min(nr, j1 - j);
