@@ -75,6 +75,8 @@ const Case kShapes[] = {
     {9, 32, 5000},
     {13, 260, 700},
     {64, 784, 288},
+    // Three k blocks of the packed path (kc 1024), two threads taking row blocks.
+    {100, 200, 2100},
 };
 
 TEST_CASE("sgemm matches the reference exactly on small-integer inputs, every shape and transpose",
