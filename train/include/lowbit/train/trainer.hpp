@@ -22,12 +22,16 @@ namespace lowbit::train {
 struct TrainOptions {
   std::string model = "mlp";  // mlp | cnn
   std::int64_t epochs = 15;
-  std::int64_t batch = 64;            // effective batch (split into grad_accum micro-batches)
-  double lr = 0.0;                    // 0: the optimizer's default (adam/adamw 1e-3, sgd 0.05)
-  std::string optimizer = "adam";     // sgd | adam | adamw
-  double momentum = 0.9;              // sgd
-  double weight_decay = -1.0;         // < 0: the optimizer's default (0; adamw 0.01)
-  std::string schedule = "constant";  // constant | step | cosine
+  std::int64_t batch = 64;         // effective batch (split into grad_accum micro-batches)
+  double lr = 0.0;                 // 0: the optimizer's default (adam/adamw 1e-3, sgd 0.05)
+  std::string optimizer = "adam";  // sgd | adam | adamw
+  double momentum = 0.9;           // sgd
+  double weight_decay = -1.0;      // < 0: the optimizer's default (0; adamw 0.01)
+  // constant | step | cosine. Cosine by default: with a constant rate the last epochs' test accuracy
+  // wanders by 0.3-0.5 points from one epoch to the next (Adam, Fashion-MNIST MLP), which hides the effect
+  // of anything else, such as the precision; annealed to zero, the last epochs agree within about 0.1 and
+  // the fp32 MLP ends higher (15 epochs, seed 1: 0.9033 against 0.8952).
+  std::string schedule = "cosine";
   std::int64_t warmup_steps = 0;
   double clip_norm = 0.0;  // > 0: clip the global gradient norm
   std::uint64_t seed = 1;
