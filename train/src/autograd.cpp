@@ -90,7 +90,7 @@ void run_backward(const Tensor& root, const Tensor& seed_in) {
       throw ShapeError(fmt::format("backward: a seed gradient is needed for a tensor of shape {}",
                                    shape_string(root.shape())));
     }
-    seed = full(root.shape(), 1.0, root.dtype());
+    seed = full(root.shape(), 1.0, root.dtype(), root.device());
   } else if (seed.shape() != root.shape()) {
     throw ShapeError(fmt::format("backward: seed shape {} does not match the tensor's shape {}",
                                  shape_string(seed.shape()), shape_string(root.shape())));

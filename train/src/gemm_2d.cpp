@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cuda_hooks.hpp"
 #include "lowbit/kernels/gemm.hpp"
 
 namespace lowbit::train::detail {
@@ -43,6 +44,7 @@ DType gemm_output_type(DType input) {
 }
 
 void gemm_2d(const Tensor& a, const Tensor& b, Tensor& out, float beta, const float* bias, float alpha) {
+  if (on_cuda(out)) return cuda_ops().gemm(a, b, out, beta, bias, alpha);
   const std::int64_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
   const Operand x = as_operand(a);
   const Operand y = as_operand(b);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "autocast_dispatch.hpp"
+#include "cuda_hooks.hpp"
 #include "gemm_2d.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
@@ -291,6 +292,7 @@ std::vector<Tensor> conv2d_backward(const ConvSaved& saved, const Tensor& grad_o
 
 Tensor conv2d_native(const Tensor& x, const Tensor& weight, const Tensor& bias, std::int64_t stride,
                      std::int64_t padding) {
+  if (detail::on_cuda(x)) return detail::cuda_ops().conv2d(x, weight, bias, stride, padding);
   const ConvGeometry g = conv_geometry(x, weight, bias, stride, padding);
   const DType type = x.dtype(), acc = accumulation_type(type);
   const Tensor xc = contiguous(x.detach());

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "autocast_dispatch.hpp"
+#include "cuda_hooks.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/nn_ops.hpp"
@@ -19,6 +20,7 @@ static Tensor dropout_native(const Tensor& x, double p, bool training, Rng& rng)
     throw RangeError(fmt::format("dropout: p = {} is outside [0, 1)", p));
   }
   if (!training || p == 0.0) return x;
+  if (detail::on_cuda(x)) return detail::cuda_ops().dropout(x, p, rng);
   detail::require_cpu(x, "dropout");
   const Tensor xc = contiguous(x.detach());
   const std::int64_t count = xc.numel();

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "autocast_dispatch.hpp"
+#include "cuda_hooks.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/ops.hpp"
@@ -20,9 +21,21 @@ void require_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
   }
 }
 
+using kernels::cuda::BinaryOp;
+using kernels::cuda::UnaryOp;
+
+// What a map runs on CUDA tensors: the device kernel's op and its scalar.
+template <class Op>
+struct OnCuda {
+  Op op;
+  double scalar = 0;
+};
+
 // out = f(a, b) elementwise over the broadcast shape.
 template <class F>
-Tensor binary_map(const Tensor& a, const Tensor& b, const char* op, F f) {
+Tensor binary_map(const Tensor& a, const Tensor& b, const char* op, OnCuda<BinaryOp> cuda, F f) {
+  if (detail::on_cuda(a) || detail::on_cuda(b))
+    return detail::cuda_ops().binary(cuda.op, a, b, cuda.scalar, op);
   detail::require_cpu(a, op);
   detail::require_cpu(b, op);
   require_same_dtype(a, b, op);
@@ -60,7 +73,8 @@ Tensor binary_map(const Tensor& a, const Tensor& b, const char* op, F f) {
 
 // out = f(a) elementwise.
 template <class F>
-Tensor unary_map(const Tensor& a, const char* op, F f) {
+Tensor unary_map(const Tensor& a, const char* op, OnCuda<UnaryOp> cuda, F f) {
+  if (detail::on_cuda(a)) return detail::cuda_ops().unary(cuda.op, a, cuda.scalar, op);
   detail::require_cpu(a, op);
   Tensor out = empty(a.shape(), a.dtype());
   detail::dispatch_float(a.dtype(), op, [&](auto tag) {
@@ -89,28 +103,28 @@ std::vector<Tensor> grads(Tensor a, Tensor b = {}) {
 }  // namespace
 
 static Tensor add_native(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_map(a, b, "add", [](auto x, auto y) { return x + y; });
+  Tensor out = binary_map(a, b, "add", {BinaryOp::add}, [](auto x, auto y) { return x + y; });
   return record(out, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
     return grads(sum_to(g, sa), sum_to(g, sb));
   });
 }
 
 static Tensor sub_native(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_map(a, b, "sub", [](auto x, auto y) { return x - y; });
+  Tensor out = binary_map(a, b, "sub", {BinaryOp::sub}, [](auto x, auto y) { return x - y; });
   return record(out, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
     return grads(sum_to(g, sa), sum_to(neg(g), sb));
   });
 }
 
 static Tensor mul_native(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_map(a, b, "mul", [](auto x, auto y) { return x * y; });
+  Tensor out = binary_map(a, b, "mul", {BinaryOp::mul}, [](auto x, auto y) { return x * y; });
   return record(out, "mul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
     return grads(sum_to(mul(g, b), a.shape()), sum_to(mul(g, a), b.shape()));
   });
 }
 
 static Tensor div_native(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_map(a, b, "div", [](auto x, auto y) { return x / y; });
+  Tensor out = binary_map(a, b, "div", {BinaryOp::div}, [](auto x, auto y) { return x / y; });
   return record(out, "div", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
     const Tensor ga = div(g, b);
     // d(a/b)/db = -a / b^2 = -(a/b) / b
@@ -120,12 +134,14 @@ static Tensor div_native(const Tensor& a, const Tensor& b) {
 }
 
 static Tensor add_scalar_native(const Tensor& a, double s) {
-  Tensor out = unary_map(a, "add_scalar", [s](auto x) { return x + static_cast<decltype(x)>(s); });
+  Tensor out = unary_map(a, "add_scalar", {UnaryOp::add_scalar, s},
+                         [s](auto x) { return x + static_cast<decltype(x)>(s); });
   return record(out, "add_scalar", {a}, [](const Tensor& g) { return grads(g); });
 }
 
 static Tensor mul_scalar_native(const Tensor& a, double s) {
-  Tensor out = unary_map(a, "mul_scalar", [s](auto x) { return x * static_cast<decltype(x)>(s); });
+  Tensor out = unary_map(a, "mul_scalar", {UnaryOp::mul_scalar, s},
+                         [s](auto x) { return x * static_cast<decltype(x)>(s); });
   return record(out, "mul_scalar", {a}, [s](const Tensor& g) { return grads(mul_scalar(g, s)); });
 }
 
@@ -134,10 +150,10 @@ Tensor neg(const Tensor& a) {
 }
 
 static Tensor relu_native(const Tensor& a) {
-  Tensor out = unary_map(a, "relu", [](auto x) { return x > 0 ? x : decltype(x){0}; });
+  Tensor out = unary_map(a, "relu", {UnaryOp::relu}, [](auto x) { return x > 0 ? x : decltype(x){0}; });
   return record(out, "relu", {a}, [y = out.detach()](const Tensor& g) {
-    return grads(
-        binary_map(g, y, "relu backward", [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv){0}; }));
+    return grads(binary_map(g, y, "relu backward", {BinaryOp::relu_backward},
+                            [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv){0}; }));
   });
 }
 
@@ -164,56 +180,60 @@ T gelu_derivative(T x) {
 }  // namespace
 
 static Tensor gelu_native(const Tensor& a) {
-  Tensor out = unary_map(a, "gelu", [](auto x) { return gelu_value(x); });
+  Tensor out = unary_map(a, "gelu", {UnaryOp::gelu_tanh}, [](auto x) { return gelu_value(x); });
   return record(out, "gelu", {a}, [x = a.detach()](const Tensor& g) {
-    return grads(
-        binary_map(g, x, "gelu backward", [](auto gv, auto xv) { return gv * gelu_derivative(xv); }));
+    return grads(binary_map(g, x, "gelu backward", {BinaryOp::gelu_backward},
+                            [](auto gv, auto xv) { return gv * gelu_derivative(xv); }));
   });
 }
 
 static Tensor tanh_native(const Tensor& a) {
-  Tensor out = unary_map(a, "tanh", [](auto x) { return std::tanh(x); });
+  Tensor out = unary_map(a, "tanh", {UnaryOp::tanh}, [](auto x) { return std::tanh(x); });
   return record(out, "tanh", {a}, [y = out.detach()](const Tensor& g) {
-    return grads(binary_map(g, y, "tanh backward", [](auto gv, auto yv) { return gv * (1 - yv * yv); }));
+    return grads(binary_map(g, y, "tanh backward", {BinaryOp::tanh_backward},
+                            [](auto gv, auto yv) { return gv * (1 - yv * yv); }));
   });
 }
 
 static Tensor sigmoid_native(const Tensor& a) {
-  Tensor out = unary_map(a, "sigmoid", [](auto x) {
+  Tensor out = unary_map(a, "sigmoid", {UnaryOp::sigmoid}, [](auto x) {
     using T = decltype(x);
     // Split by sign so exp never overflows.
     return x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
   });
   return record(out, "sigmoid", {a}, [y = out.detach()](const Tensor& g) {
-    return grads(binary_map(g, y, "sigmoid backward", [](auto gv, auto yv) { return gv * yv * (1 - yv); }));
+    return grads(binary_map(g, y, "sigmoid backward", {BinaryOp::sigmoid_backward},
+                            [](auto gv, auto yv) { return gv * yv * (1 - yv); }));
   });
 }
 
 static Tensor exp_native(const Tensor& a) {
-  Tensor out = unary_map(a, "exp", [](auto x) { return std::exp(x); });
+  Tensor out = unary_map(a, "exp", {UnaryOp::exp}, [](auto x) { return std::exp(x); });
   return record(out, "exp", {a}, [y = out.detach()](const Tensor& g) { return grads(mul(g, y)); });
 }
 
 static Tensor log_native(const Tensor& a) {
-  Tensor out = unary_map(a, "log", [](auto x) { return std::log(x); });
+  Tensor out = unary_map(a, "log", {UnaryOp::log}, [](auto x) { return std::log(x); });
   return record(out, "log", {a}, [x = a.detach()](const Tensor& g) { return grads(div(g, x)); });
 }
 
 static Tensor pow_native(const Tensor& a, double exponent) {
-  Tensor out =
-      unary_map(a, "pow", [exponent](auto x) { return std::pow(x, static_cast<decltype(x)>(exponent)); });
+  Tensor out = unary_map(a, "pow", {UnaryOp::pow, exponent},
+                         [exponent](auto x) { return std::pow(x, static_cast<decltype(x)>(exponent)); });
   return record(out, "pow", {a}, [x = a.detach(), exponent](const Tensor& g) {
-    return grads(binary_map(g, x, "pow backward", [exponent](auto gv, auto xv) {
-      using T = decltype(xv);
-      return gv * static_cast<T>(exponent) * std::pow(xv, static_cast<T>(exponent - 1));
-    }));
+    return grads(
+        binary_map(g, x, "pow backward", {BinaryOp::pow_backward, exponent}, [exponent](auto gv, auto xv) {
+          using T = decltype(xv);
+          return gv * static_cast<T>(exponent) * std::pow(xv, static_cast<T>(exponent - 1));
+        }));
   });
 }
 
 static Tensor sqrt_native(const Tensor& a) {
-  Tensor out = unary_map(a, "sqrt", [](auto x) { return std::sqrt(x); });
+  Tensor out = unary_map(a, "sqrt", {UnaryOp::sqrt}, [](auto x) { return std::sqrt(x); });
   return record(out, "sqrt", {a}, [y = out.detach()](const Tensor& g) {
-    return grads(binary_map(g, y, "sqrt backward", [](auto gv, auto yv) { return gv / (2 * yv); }));
+    return grads(binary_map(g, y, "sqrt backward", {BinaryOp::sqrt_backward},
+                            [](auto gv, auto yv) { return gv / (2 * yv); }));
   });
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "autocast_dispatch.hpp"
+#include "cuda_hooks.hpp"
 #include "gemm_2d.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
@@ -20,8 +21,7 @@ namespace {
 using detail::gemm_2d;
 
 void check_matmul(const Tensor& a, const Tensor& b, const char* op) {
-  detail::require_cpu(a, op);
-  detail::require_cpu(b, op);
+  detail::require_same_device(a, b, op);
   const bool a_ok =
       a.dtype() == DType::float32 || a.dtype() == DType::float64 || is_low_precision_float(a.dtype());
   const bool same_width =
@@ -38,7 +38,7 @@ Tensor matmul_2d(const Tensor& a, const Tensor& b) {
     throw ShapeError(fmt::format("matmul: inner dimensions differ: {} x {}", shape_string(a.shape()),
                                  shape_string(b.shape())));
   }
-  Tensor out = empty({a.shape()[0], b.shape()[1]}, detail::gemm_output_type(a.dtype()));
+  Tensor out = empty({a.shape()[0], b.shape()[1]}, detail::gemm_output_type(a.dtype()), a.device());
   gemm_2d(a, b, out, 0.0f);
   return out;
 }
@@ -71,7 +71,7 @@ Tensor matmul_native(const Tensor& a, const Tensor& b) {
       throw ShapeError(fmt::format("matmul: inner dimensions differ: {} x {}", shape_string(a.shape()),
                                    shape_string(b.shape())));
     }
-    Tensor out = empty({batch, a.shape()[1], b.shape()[2]}, detail::gemm_output_type(a.dtype()));
+    Tensor out = empty({batch, a.shape()[1], b.shape()[2]}, detail::gemm_output_type(a.dtype()), a.device());
     // Each batch entry is one 2-D GEMM on views (no copies for row-major or transposed entries).
     auto matrix = [](const Tensor& t, std::int64_t i) {
       return detail::strided_view(t, Shape(t.shape().begin() + 1, t.shape().end()),
@@ -88,7 +88,7 @@ Tensor matmul_native(const Tensor& a, const Tensor& b) {
     return record(out, "bmm", {a, b}, [a = a.detach(), b = b.detach(), run](const Tensor& g) {
       const DType t = backward_type(a);
       const Tensor gt = cast(g, t), at = cast(a, t), bt = cast(b, t);
-      Tensor ga = empty(a.shape(), t), gb = empty(b.shape(), t);
+      Tensor ga = empty(a.shape(), t, a.device()), gb = empty(b.shape(), t, a.device());
       run(gt, transpose(bt, 1, 2), ga);
       run(transpose(at, 1, 2), gt, gb);
       return std::vector<Tensor>{ga, gb};
@@ -117,7 +117,7 @@ Tensor linear_native(const Tensor& x, const Tensor& weight, const Tensor& bias) 
     return reshape(linear_native(reshape(x, {-1, x.shape().back()}), weight, bias), out_shape);
   }
   const std::int64_t n = x.shape()[0], out_features = weight.shape()[0];
-  Tensor out = empty({n, out_features}, detail::gemm_output_type(x.dtype()));
+  Tensor out = empty({n, out_features}, detail::gemm_output_type(x.dtype()), x.device());
   if (detail::computes_natively(x.dtype())) {
     float beta = 0.0f;
     if (bias.defined()) {

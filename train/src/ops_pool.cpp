@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "autocast_dispatch.hpp"
+#include "cuda_hooks.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/nn_ops.hpp"
@@ -94,6 +95,7 @@ void max_pool_planes(const T* px, T* po, std::int32_t* pi, const PoolGeometry& g
 }  // namespace
 
 static Tensor max_pool2d_native(const Tensor& x, std::int64_t kernel, std::int64_t stride) {
+  if (detail::on_cuda(x)) return detail::cuda_ops().max_pool2d(x, kernel, stride);
   const PoolGeometry g = pool_geometry(x, kernel, stride, "max_pool2d");
   const Tensor xc = contiguous(x.detach());
   Tensor out = empty(pooled_shape(x, g), x.dtype());

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "autocast_dispatch.hpp"
+#include "cuda_hooks.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/ops.hpp"
@@ -37,6 +38,7 @@ std::vector<std::int64_t> normalize_axes(const Tensor& a, std::vector<std::int64
 // Sums `a` over `axes`, keeping them as extent-1 dimensions. Accumulates in double, so float32 sums of long
 // rows do not drift.
 Tensor sum_keepdim(const Tensor& a, const std::vector<std::int64_t>& axes) {
+  if (detail::on_cuda(a)) return detail::cuda_ops().sum_keepdim(a, axes);
   detail::require_cpu(a, "sum");
   Shape out_shape = a.shape();
   for (std::int64_t d : axes) out_shape[static_cast<std::size_t>(d)] = 1;

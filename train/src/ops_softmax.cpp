@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "autocast_dispatch.hpp"
+#include "cuda_hooks.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "lowbit/train/ops.hpp"
@@ -86,6 +87,7 @@ static Tensor log_softmax_native(const Tensor& a, std::int64_t axis) {
 }
 
 static Tensor cross_entropy_native(const Tensor& logits, const Tensor& labels) {
+  if (detail::on_cuda(logits)) return detail::cuda_ops().cross_entropy(logits, labels);
   detail::require_cpu(logits, "cross_entropy");
   if (logits.dim() != 2 || labels.shape() != Shape{logits.shape()[0]}) {
     throw ShapeError(fmt::format("cross_entropy: logits {} and labels {} are not [n, classes] and [n]",

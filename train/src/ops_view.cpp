@@ -106,7 +106,7 @@ Tensor slice(const Tensor& a, std::int64_t axis, std::int64_t start, std::int64_
   shape[d] = stop - start;
   Tensor out = detail::strided_view(a, shape, a.strides(), a.offset() + start * a.strides()[d]);
   return record(out, "slice", {a}, [full_shape = a.shape(), d, start](const Tensor& g) {
-    Tensor grad = zeros(full_shape, g.dtype());
+    Tensor grad = zeros(full_shape, g.dtype(), g.device());
     Shape part = full_shape;
     part[d] = g.shape()[d];
     copy_into(detail::strided_view(grad, part, grad.strides(), start * grad.strides()[d]), g);
@@ -140,7 +140,7 @@ Tensor concat(const std::vector<Tensor>& parts_in, std::int64_t axis) {
     }
     shape[d] += p.shape()[d];
   }
-  Tensor out = empty(shape, first.dtype());
+  Tensor out = empty(shape, first.dtype(), first.device());
   std::vector<std::int64_t> starts;
   std::int64_t at = 0;
   for (const Tensor& p : parts) {

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #endif
 
+#include "cuda_hooks.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
 #include "strided.hpp"
@@ -57,6 +58,10 @@ void Optimizer::step() {
     const Tensor& p = parameters_[i].second;
     const Tensor g = p.grad();
     if (!g.defined()) continue;
+    if (p.device() != Device::cpu) {
+      update_on_device(i, p, g, gradient_multiplier_);
+      continue;
+    }
     // A low-precision gradient (the working copy's, under AMP) or a multiplier (the loss scale's inverse,
     // a clipping factor) gives a float32 temporary for this parameter only: no gradient-sized float32
     // buffer outlives its update.
@@ -81,7 +86,7 @@ void Optimizer::zero_grad() {
 
 Tensor Optimizer::make_state(std::size_t i) const {
   MemoryCategoryScope scope(MemoryCategory::optimizer);
-  return zeros(parameters_[i].second.shape());
+  return zeros(parameters_[i].second.shape(), DType::float32, parameters_[i].second.device());
 }
 
 Sgd::Sgd(NamedTensors parameters, SgdOptions options)
@@ -110,6 +115,12 @@ void Sgd::update(std::size_t i, float* param, const float* grad, std::int64_t n)
     }
     param[e] -= lr * g;
   }
+}
+
+void Sgd::update_on_device(std::size_t i, const Tensor& param, const Tensor& grad, double multiplier) {
+  const kernels::cuda::SgdStep step{static_cast<float>(lr()), static_cast<float>(options_.weight_decay),
+                                    static_cast<float>(options_.momentum), steps_ == 1, options_.nesterov};
+  detail::cuda_ops().sgd_update(param, grad, multiplier, momentum_.empty() ? Tensor() : momentum_[i], step);
 }
 
 NamedTensors Sgd::state() const {
@@ -172,6 +183,19 @@ void Adam::update(std::size_t i, float* param, const float* grad, std::int64_t n
   });
 }
 
+void Adam::update_on_device(std::size_t i, const Tensor& param, const Tensor& grad, double multiplier) {
+  const double t = static_cast<double>(steps_);
+  kernels::cuda::AdamStep step{};
+  step.beta1 = static_cast<float>(options_.beta1);
+  step.beta2 = static_cast<float>(options_.beta2);
+  step.step_size = static_cast<float>(lr() / (1 - std::pow(options_.beta1, t)));
+  step.bias2_sqrt = static_cast<float>(std::sqrt(1 - std::pow(options_.beta2, t)));
+  step.eps = static_cast<float>(options_.eps);
+  step.decay = options_.decoupled_weight_decay ? static_cast<float>(1 - lr() * options_.weight_decay) : 1.0f;
+  step.l2 = options_.decoupled_weight_decay ? 0.0f : static_cast<float>(options_.weight_decay);
+  detail::cuda_ops().adam_update(param, grad, multiplier, exp_avg_[i], exp_avg_sq_[i], step);
+}
+
 NamedTensors Adam::state() const {
   NamedTensors out;
   for (std::size_t i = 0; i < exp_avg_.size(); ++i) {
@@ -182,6 +206,11 @@ NamedTensors Adam::state() const {
 }
 
 double grad_norm(const std::vector<Tensor>& parameters) {
+  if (!parameters.empty() && detail::on_cuda(parameters.front())) {
+    std::vector<Tensor> grads;
+    for (const Tensor& p : parameters) grads.push_back(p.grad());
+    return std::sqrt(detail::cuda_ops().sum_squares(grads));
+  }
   double total = 0;
   for (const Tensor& p : parameters) {
     if (!p.grad().defined()) continue;
@@ -210,6 +239,10 @@ double clip_grad_norm(const std::vector<Tensor>& parameters, double max_norm) {
       if (!g.is_contiguous()) {
         g = clone(g);
         p.impl()->grad = g.impl();
+      }
+      if (detail::on_cuda(g)) {
+        detail::cuda_ops().scale_in_place(g, scale);
+        continue;
       }
       float* d = g.data<float>();
       const std::int64_t n = g.numel();

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cuda_hooks.hpp"
 #include "lowbit/formats/error.hpp"
 
 namespace lowbit::train {
@@ -111,12 +112,25 @@ class CpuBackend final : public StorageBackend {
   void copy_to_host(void* dst, Storage& src, std::size_t src_offset, std::size_t bytes) override {
     std::memcpy(dst, static_cast<const char*>(src.data()) + src_offset, bytes);
   }
+  void zero(Storage& dst) override { std::memset(dst.data(), 0, dst.bytes()); }
 };
 
 struct Registry {
   std::mutex mutex;
   std::array<std::unique_ptr<StorageBackend>, 2> backends{std::make_unique<CpuBackend>(), nullptr};
+  bool cuda_tried = false;
+  std::string cuda_missing;  // why there is no CUDA backend, once tried
 };
+
+// The CUDA backend is made on first use (probing the driver costs time; CPU-only runs never pay it).
+StorageBackend* find_backend(Registry& r, Device device) {
+  auto& b = r.backends.at(static_cast<std::size_t>(device));
+  if (!b && device == Device::cuda && !r.cuda_tried) {
+    r.cuda_tried = true;
+    b = detail::make_cuda_backend(&r.cuda_missing);
+  }
+  return b.get();
+}
 
 Registry& registry() {
   static Registry r;
@@ -128,13 +142,20 @@ Registry& registry() {
 StorageBackend& backend(Device device) {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
-  auto& b = r.backends.at(static_cast<std::size_t>(device));
+  StorageBackend* b = find_backend(r, device);
   if (!b) {
-    throw RangeError(
-        fmt::format("device '{}' is not available: no backend registered (built without CUDA, or no GPU)",
-                    device_name(device)));
+    throw RangeError(fmt::format("device '{}' is not available: {}", device_name(device),
+                                 r.cuda_missing.empty() ? "no backend registered" : r.cuda_missing));
   }
   return *b;
+}
+
+bool device_available(Device device, std::string* why) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  if (find_backend(r, device) != nullptr) return true;
+  if (why) *why = r.cuda_missing.empty() ? "no backend registered" : r.cuda_missing;
+  return false;
 }
 
 void register_backend(Device device, std::unique_ptr<StorageBackend> b) {

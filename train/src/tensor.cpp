@@ -6,10 +6,12 @@
 #include <cstring>
 #include <limits>
 
+#include "cuda_hooks.hpp"
 #include "lowbit/formats/bulk.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/kernels/transpose.hpp"
 #include "lowbit/train/autograd.hpp"
+#include "lowbit/train/device.hpp"
 #include "strided.hpp"
 
 namespace lowbit::train {
@@ -81,8 +83,7 @@ double Tensor::item() const {
 }
 
 std::vector<double> Tensor::to_vector() const {
-  detail::require_cpu(*this, "to_vector");
-  const Tensor c = cast(contiguous(detach()), DType::float64);
+  const Tensor c = cast(to_device(contiguous(detach()), Device::cpu), DType::float64);
   const double* p = c.data<double>();
   return std::vector<double>(p, p + c.numel());
 }
@@ -117,8 +118,12 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
   return Tensor(std::move(impl));
 }
 
-Tensor zeros(const Shape& shape, DType dtype) {
-  Tensor t = empty(shape, dtype);
+Tensor zeros(const Shape& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  if (device != Device::cpu) {
+    backend(device).zero(*t.storage());
+    return t;
+  }
   auto* bytes = static_cast<char*>(t.raw_data());
   detail::parallel_items(
       static_cast<std::int64_t>(t.storage()->bytes()),
@@ -129,7 +134,12 @@ Tensor zeros(const Shape& shape, DType dtype) {
   return t;
 }
 
-Tensor full(const Shape& shape, double value, DType dtype) {
+Tensor full(const Shape& shape, double value, DType dtype, Device device) {
+  if (device != Device::cpu) {
+    Tensor t = empty(shape, dtype, device);
+    detail::cuda_ops().fill(t, value);
+    return t;
+  }
   const std::vector<double> values(static_cast<std::size_t>(shape_numel(shape)), value);
   return from_values(values, shape, dtype);
 }
@@ -210,6 +220,14 @@ void copy_strided(const Tensor& dst, const Tensor& src, std::size_t width) {
 }  // namespace
 
 void copy_into(const Tensor& dst, const Tensor& src) {
+  if (detail::on_cuda(dst) || detail::on_cuda(src)) {
+    if (dst.shape() != src.shape() || dst.dtype() != src.dtype()) {
+      throw ShapeError(fmt::format("copy_into: source {} {} does not match destination {} {}",
+                                   dtype_name(src.dtype()), shape_string(src.shape()),
+                                   dtype_name(dst.dtype()), shape_string(dst.shape())));
+    }
+    return detail::cuda_ops().copy(dst, src);
+  }
   detail::require_cpu(dst, "copy_into");
   detail::require_cpu(src, "copy_into");
   if (dst.shape() != src.shape()) {
@@ -262,11 +280,15 @@ Tensor contiguous(const Tensor& t) {
 
 Tensor cast(const Tensor& t, DType dtype) {
   if (t.dtype() == dtype) return t;
-  detail::require_cpu(t, "cast");
   const Tensor src = contiguous(t.detach());
-  Tensor out = empty(t.shape(), dtype);
-  convert_bulk(dtype_format(src.dtype()), src.raw_data(), dtype_format(dtype), out.raw_data(),
-               static_cast<std::size_t>(src.numel()));
+  Tensor out;
+  if (detail::on_cuda(src)) {
+    out = detail::cuda_ops().cast(src, dtype);
+  } else {
+    out = empty(t.shape(), dtype);
+    convert_bulk(dtype_format(src.dtype()), src.raw_data(), dtype_format(dtype), out.raw_data(),
+                 static_cast<std::size_t>(src.numel()));
+  }
   const DType from = t.dtype();
   return record(out, "cast", {t}, [from](const Tensor& g) { return std::vector<Tensor>{cast(g, from)}; });
 }

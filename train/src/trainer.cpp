@@ -9,6 +9,7 @@
 
 #include "lowbit/formats/error.hpp"
 #include "lowbit/train/autograd.hpp"
+#include "lowbit/train/device.hpp"
 #include "lowbit/train/models.hpp"
 #include "lowbit/train/ops.hpp"
 #include "lowbit/train/safetensors.hpp"
@@ -62,6 +63,7 @@ void TrainOptions::validate() const {
   if (warmup_steps < 0) bad("warmup", warmup_steps, "must be >= 0");
   if (train_limit < 0) bad("train-limit", train_limit, "must be >= 0");
   if (eval_batch < 1) bad("eval-batch", eval_batch, "must be at least 1");
+  if (std::string why; !device_available(device, &why)) bad("device", device_name(device), why.c_str());
 }
 
 Tensor image_batch(const ImageDataset& data, const std::vector<std::int64_t>& indices, std::int64_t begin,
@@ -93,6 +95,8 @@ Trainer::Trainer(TrainOptions options, std::unique_ptr<TrainingPrecision> precis
   if (options_.lr == 0) options_.lr = default_lr(options_.optimizer);
   Rng init(options_.seed);
   model_ = make_model(options_.model, init);
+  // On the device before mixed precision copies the parameters and the optimizer makes its state.
+  for (const Tensor& p : model_->parameters()) move_to_device(p, options_.device);
   model_->set_checkpoint_segments(static_cast<std::size_t>(options_.checkpoint_segments));
   parameters_ = precision_ ? precision_->attach(*model_) : model_->named_parameters();
   optimizer_ =
@@ -103,7 +107,8 @@ Trainer::Trainer(TrainOptions options, std::unique_ptr<TrainingPrecision> precis
   manual_seed(options_.seed ^ 0x5eedd40b0u);  // dropout stream, independent of the initialisation stream
 }
 
-double Trainer::step(const Tensor& images, const Tensor& labels) {
+double Trainer::step(const Tensor& images_in, const Tensor& labels_in) {
+  const Tensor images = to_device(images_in, options_.device), labels = to_device(labels_in, options_.device);
   reset_memory_peaks();
   optimizer_->set_lr(schedule_.lr_at(optimizer_->steps()));
   optimizer_->zero_grad();
@@ -160,9 +165,12 @@ EvalResult Trainer::evaluate(const ImageDataset& data) {
   std::int64_t correct = 0;
   for (std::int64_t begin = 0; begin < data.count; begin += options_.eval_batch) {
     const std::int64_t end = std::min(data.count, begin + options_.eval_batch);
-    const Tensor logits = cast(model_->forward(image_batch(data, order, begin, end)), DType::float32);
+    const Tensor logits_here = cast(
+        model_->forward(to_device(image_batch(data, order, begin, end), options_.device)), DType::float32);
     const Tensor labels = label_batch(data, order, begin, end);
-    loss_sum += cross_entropy(logits, labels).item() * static_cast<double>(end - begin);
+    loss_sum += cross_entropy(logits_here, to_device(labels, options_.device)).item() *
+                static_cast<double>(end - begin);
+    const Tensor logits = to_device(logits_here, Device::cpu);
     const float* l = logits.data<float>();
     const std::int32_t* y = labels.data<std::int32_t>();
     const std::int64_t classes = logits.shape()[1];
@@ -231,7 +239,7 @@ void Trainer::save(const std::filesystem::path& path) const {
   std::vector<SafetensorsEntry> entries;
   std::vector<Tensor> keep;
   auto add = [&](const std::string& name, const Tensor& t) {
-    const Tensor c = contiguous(t.detach());
+    const Tensor c = to_device(contiguous(t.detach()), Device::cpu);
     keep.push_back(c);
     entries.push_back(
         SafetensorsEntry::bytes(name, "F32", c.shape(),
@@ -267,7 +275,13 @@ void Trainer::load(const std::filesystem::path& path, bool with_optimizer) {
       throw ShapeError(fmt::format("{}: tensor '{}' has shape {}, the model expects {}", path.string(), name,
                                    shape_string(t.shape), shape_string(into.shape())));
     }
-    std::memcpy(into.data<float>(), t.data.data(), t.data.size());
+    if (into.device() == Device::cpu) {
+      std::memcpy(into.data<float>(), t.data.data(), t.data.size());
+    } else {
+      backend(into.device())
+          .copy_from_host(*into.storage(), static_cast<std::size_t>(into.offset()) * 4, t.data.data(),
+                          t.data.size());
+    }
   };
   // Check every shape before copying anything, so a mismatch leaves the model untouched.
   for (const auto& [name, p] : parameters_) {

@@ -43,6 +43,10 @@ class Optimizer {
  protected:
   // Updates parameter i (float32, contiguous) from its gradient.
   virtual void update(std::size_t i, float* param, const float* grad, std::int64_t n) = 0;
+  // The same update for a parameter on a GPU: `grad` in its own dtype, multiplied by `multiplier` in the
+  // device kernel (no widened copy).
+  virtual void update_on_device(std::size_t i, const Tensor& param, const Tensor& grad,
+                                double multiplier) = 0;
   // Zeroed float32 state tensor shaped like parameter i (charged to the optimizer category).
   Tensor make_state(std::size_t i) const;
   const NamedTensors& parameters() const { return parameters_; }
@@ -69,6 +73,7 @@ class Sgd final : public Optimizer {
 
  private:
   void update(std::size_t i, float* param, const float* grad, std::int64_t n) override;
+  void update_on_device(std::size_t i, const Tensor& param, const Tensor& grad, double multiplier) override;
   SgdOptions options_;
   std::vector<Tensor> momentum_;
 };
@@ -90,6 +95,7 @@ class Adam final : public Optimizer {
 
  private:
   void update(std::size_t i, float* param, const float* grad, std::int64_t n) override;
+  void update_on_device(std::size_t i, const Tensor& param, const Tensor& grad, double multiplier) override;
   AdamOptions options_;
   std::vector<Tensor> exp_avg_, exp_avg_sq_;
 };

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "lowbit/train/memory.hpp"
@@ -44,11 +45,15 @@ class StorageBackend {
   virtual std::shared_ptr<Storage> allocate(std::size_t bytes) = 0;
   virtual void copy_from_host(Storage& dst, std::size_t dst_offset, const void* src, std::size_t bytes) = 0;
   virtual void copy_to_host(void* dst, Storage& src, std::size_t src_offset, std::size_t bytes) = 0;
+  // Every byte of `dst` set to zero.
+  virtual void zero(Storage& dst) = 0;
 };
 
-// The backend of a device; throws RangeError naming the device when none is registered (CUDA without a GPU
-// build or without a GPU).
+// The backend of a device; throws RangeError naming the device and why when there is none (CUDA: a build
+// without CUDA, or no usable GPU). The CUDA backend (train/src/cuda) is made on first use.
 StorageBackend& backend(Device device);
+// Whether `device` has a backend; when not, `why` (if given) says why.
+bool device_available(Device device, std::string* why = nullptr);
 void register_backend(Device device, std::unique_ptr<StorageBackend> backend);
 
 // Uninitialised storage of `bytes` on `device` (CPU: 64-byte aligned).

@@ -55,9 +55,9 @@ class Tensor {
   T* data() const;
   void* raw_data() const;
 
-  // The value of a one-element tensor, as double.
+  // The value of a one-element tensor, as double (from any device; a CUDA tensor waits for its queue).
   double item() const;
-  // All elements in row-major order, converted to double.
+  // All elements in row-major order, converted to double (copied to the host first when on a GPU).
   std::vector<double> to_vector() const;
 
   // Autograd.
@@ -80,8 +80,8 @@ class Tensor {
 
 // Factories. New storage is charged to the current MemoryCategoryScope.
 Tensor empty(const Shape& shape, DType dtype = DType::float32, Device device = Device::cpu);
-Tensor zeros(const Shape& shape, DType dtype = DType::float32);
-Tensor full(const Shape& shape, double value, DType dtype = DType::float32);
+Tensor zeros(const Shape& shape, DType dtype = DType::float32, Device device = Device::cpu);
+Tensor full(const Shape& shape, double value, DType dtype = DType::float32, Device device = Device::cpu);
 inline Tensor ones(const Shape& shape, DType dtype = DType::float32) {
   return full(shape, 1.0, dtype);
 }

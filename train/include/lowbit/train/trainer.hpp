@@ -39,6 +39,9 @@ struct TrainOptions {
   std::int64_t checkpoint_segments = 1;
   std::int64_t train_limit = 0;  // > 0: use only the first N training images (quick runs, tests)
   std::int64_t eval_batch = 1000;
+  // Where the model, its gradients and the optimizer state live and every op runs (batches are copied
+  // there per step); cuda needs a CUDA build and a GPU.
+  Device device = Device::cpu;
 
   // Throws RangeError naming the option and value for nonsense (epochs < 1, batch not divisible by
   // grad_accum, lr < 0, unknown names, ...).
