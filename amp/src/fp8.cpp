@@ -11,6 +11,7 @@
 #include "lowbit/formats/error.hpp"
 #include "lowbit/kernels/gemm.hpp"
 #include "lowbit/train/autograd.hpp"
+#include "lowbit/train/device.hpp"
 #include "lowbit/train/ops.hpp"
 
 namespace lowbit::amp {
@@ -90,7 +91,12 @@ Tensor quantize_mx(const std::vector<float>& v, const train::Shape& shape, DType
 }
 
 // C[m, n] = op(A) op(B) / (sa * sb) (+ bias), fp32 accumulation, rounded once to `out_type`.
-Tensor scaled_gemm(const Operand& a, bool ta, const Operand& b, bool tb, DType out_type, const float* bias) {
+Tensor scaled_gemm(const Operand& a, bool ta, const Operand& b, bool tb, DType out_type,
+                   const Tensor& bias32) {
+  if (a.data.device() != train::Device::cpu) {
+    return train::scaled_gemm_cuda(a.data, ta, b.data, tb, out_type, 1.0f / (a.scale * b.scale), bias32);
+  }
+  const float* bias = bias32.defined() ? bias32.data<float>() : nullptr;
   const auto& as = a.data.shape();
   const auto& bs = b.data.shape();
   const std::int64_t m = ta ? as[1] : as[0], k = ta ? as[0] : as[1], n = tb ? bs[0] : bs[1];
@@ -156,13 +162,20 @@ namespace {
 // current scaling: from this amax).
 Operand quantize_role(const Tensor& t, DType type, int role, Fp8TensorState& state, const Fp8Options& o,
                       bool saved_scales, bool record_amax) {
-  std::vector<float> v = as_floats(t);
+  // On a GPU the tensor stays there: its amax comes back to the host (the histories and scales live on the
+  // host), and the device converts with the chosen scale.
+  const bool device = t.device() != train::Device::cpu;
+  if (device && o.scaling == Fp8Scaling::mxfp8) {
+    throw RangeError("--fp8-scaling mxfp8 runs on the cpu only; use delayed or current with --device cuda");
+  }
+  std::vector<float> v = device ? std::vector<float>() : as_floats(t);
   if (o.scaling == Fp8Scaling::mxfp8) return {quantize_mx(v, t.shape(), type), 1.0f};
-  const float amax = amax_of(v);
+  const float amax = device ? train::abs_max_cuda(t) : amax_of(v);
   float* history = state.amax_history.data<float>() + role * o.history;
   if (record_amax) history[0] = std::max(history[0], amax);
   float scale = scale_for(amax, type, o.margin);
   if (o.scaling == Fp8Scaling::delayed && saved_scales) scale = state.scale.data<float>()[role];
+  if (device) return {train::convert_scaled_cuda(t.detach(), type, scale), scale};
   return {quantize_scaled(std::move(v), t.shape(), type, scale), scale};
 }
 
@@ -192,8 +205,7 @@ Tensor Fp8Recipe::linear(const Tensor& x, const Tensor& weight, const Tensor& bi
     wq = {it->second.quantized, it->second.scale};
   }
   const Tensor bias32 = bias.defined() ? train::cast(bias.detach(), DType::float32) : Tensor();
-  Tensor out =
-      scaled_gemm(xq, false, wq, true, DType::bfloat16, bias32.defined() ? bias32.data<float>() : nullptr);
+  Tensor out = scaled_gemm(xq, false, wq, true, DType::bfloat16, bias32);
   const DType x_type = gradient_type(x.dtype()), w_type = gradient_type(weight.dtype());
   const DType b_type = bias.defined() ? bias.dtype() : DType::bfloat16;
   return train::record(
@@ -201,8 +213,8 @@ Tensor Fp8Recipe::linear(const Tensor& x, const Tensor& weight, const Tensor& bi
       [xq, wq, state, o, saved, x_type, w_type, b_type, has_bias = bias.defined()](const Tensor& g) {
         const Operand gq = quantize_role(g, DType::float8_e5m2, kGrad, *state, o, saved, true);
         // dx = g W (e5m2 x e4m3), dW = g^T x (e5m2 x e4m3), fp32 accumulation.
-        Tensor gx = scaled_gemm(gq, false, wq, false, x_type, nullptr);
-        Tensor gw = scaled_gemm(gq, true, xq, false, w_type, nullptr);
+        Tensor gx = scaled_gemm(gq, false, wq, false, x_type, Tensor());
+        Tensor gw = scaled_gemm(gq, true, xq, false, w_type, Tensor());
         Tensor gb =
             has_bias ? train::cast(train::sum(train::cast(g, DType::float32), {0}), b_type) : Tensor();
         return std::vector<Tensor>{gx, gw, gb};

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "lowbit/formats/error.hpp"
+#include "lowbit/train/device.hpp"
 
 namespace lowbit::amp {
 
@@ -77,6 +78,10 @@ bool finite_bits(const void* data, std::int64_t n, Bits exponent_mask, Bits nan_
 }  // namespace
 
 bool LossScaler::all_finite(std::span<const train::Tensor> tensors) {
+  for (const train::Tensor& t : tensors) {
+    // GPU gradients are checked on the device: one kernel each, one host round trip for all.
+    if (t.defined() && t.device() != train::Device::cpu) return train::all_finite_cuda(tensors);
+  }
   for (const train::Tensor& t0 : tensors) {
     if (!t0.defined()) continue;
     const train::Tensor t = train::contiguous(t0.detach());

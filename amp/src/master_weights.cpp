@@ -65,6 +65,13 @@ void MasterWeights::refresh() {
     const train::Tensor& m = masters_[i].second;
     const train::Tensor& w = working_[i].second;
     const auto n = static_cast<std::size_t>(m.numel());
+    if (m.device() != train::Device::cpu) {
+      if (stochastic_) {
+        throw RangeError("master weights: stochastic rounding of the working copies runs on the cpu only");
+      }
+      train::copy_into(w, train::cast(m, working_type_));  // the device's nearest-even conversion
+      continue;
+    }
     options.first_index = index;
     convert_bulk(dtype_format(DType::float32), m.raw_data(), dtype_format(working_type_), w.raw_data(), n,
                  options);

@@ -56,6 +56,16 @@ MixedPrecision::MixedPrecision(AmpOptions options)
 
 train::NamedTensors MixedPrecision::attach(train::Module& model) {
   if (masters_) throw RangeError("mixed precision: already attached to a model");
+  if (fp8_ && options_.fp8.scaling == Fp8Scaling::mxfp8) {
+    for (const auto& [name, p] : model.named_parameters()) {
+      if (p.device() != train::Device::cpu) {
+        throw RangeError(
+            fmt::format("--fp8-scaling mxfp8: parameter '{}' is on {}; MX scaling runs on the cpu "
+                        "only (delayed and current run on cuda)",
+                        name, train::device_name(p.device())));
+      }
+    }
+  }
   const DType working = options_.mode == AmpMode::fp16 ? DType::float16 : DType::bfloat16;
   masters_ = std::make_unique<MasterWeights>(model, working, options_.stochastic_rounding, options_.seed);
   if (fp8_) {
