@@ -10,6 +10,7 @@
 #include "lowbit/formats/error.hpp"
 #include "lowbit/kernels/gemm.hpp"
 #include "lowbit/train/atomic_file.hpp"
+#include "lowbit/train/device.hpp"
 #include "lowbit/train/trainer.hpp"
 
 namespace lowbit::cli {
@@ -21,6 +22,7 @@ struct Args {
   TrainOptions options;
   std::string data = kFashionMnistDefaultDir;
   std::string save, load, metrics;
+  std::string device = "cpu", gemm = "lowbit";
   int threads = 0;
   bool json = false;
   AmpArgs amp;
@@ -46,6 +48,20 @@ void add_model_options(CLI::App& cmd, Args& args) {
   cmd.add_option("--data", args.data, "folder of the Fashion-MNIST IDX files")->capture_default_str();
   cmd.add_option("--threads", args.threads, "GEMM threads (default: 2, or the core count if lower)");
   cmd.add_flag("--json", args.json, "print the result as JSON");
+  cmd.add_option("--device", args.device, "cpu or cuda (a CUDA build and an NVIDIA GPU)")
+      ->capture_default_str();
+  cmd.add_option("--gemm", args.gemm,
+                 "GEMMs of --device cuda: lowbit (its tensor-core kernels; float32 goes to cuBLAS) or cublas")
+      ->capture_default_str();
+}
+
+// --device and --gemm into the options, before the Trainer checks that the device is there.
+void apply_device(Args& args) {
+  args.options.device = parse_device(args.device);
+  set_cuda_gemm(parse_cuda_gemm(args.gemm));
+  if (args.gemm != "lowbit" && args.options.device != Device::cuda) {
+    throw RangeError(fmt::format("--gemm {}: applies to --device cuda only", args.gemm));
+  }
 }
 
 FashionMnist load_data(const Args& args) {
@@ -130,6 +146,8 @@ nlohmann::json result_json(const Args& args, const TrainResult& r) {
           {"grad_accum", o.grad_accum},
           {"checkpoint_segments", o.checkpoint_segments},
           {"threads", kernels::num_threads()},
+          {"device", args.device},
+          {"gemm", args.gemm},
           {"parameters", r.parameters},
           {"steps", r.steps},
           {"test_accuracy", r.test_accuracy},
@@ -150,6 +168,7 @@ std::string mib(std::int64_t bytes) {
 
 void run_train(Args& args) {
   if (args.threads != 0) kernels::set_num_threads(args.threads);
+  apply_device(args);
   Trainer trainer(args.options, make_precision(args));  // validates the options before any data is read
   args.options = trainer.options();
   const FashionMnist data = load_data(args);
@@ -194,6 +213,7 @@ void run_train(Args& args) {
 
 void run_eval(Args& args) {
   if (args.threads != 0) kernels::set_num_threads(args.threads);
+  apply_device(args);
   Trainer trainer(args.options);
   trainer.load(args.load, false);
   const FashionMnist data = load_data(args);
@@ -248,7 +268,9 @@ void add_train_command(CLI::App& app) {
       "  lowbit train --model cnn --optimizer sgd --lr 0.05 --save cnn.safetensors --metrics cnn.json\n"
       "  lowbit train --model mlp --batch 256 --grad-accum 4 --checkpoint-segments 2\n"
       "  lowbit train --model mlp --amp fp16 --loss-scale dynamic --metrics amp.json\n"
-      "  lowbit train --model cnn --amp fp8 --fp8-scaling delayed --fp8-history 16");
+      "  lowbit train --model cnn --amp fp8 --fp8-scaling delayed --fp8-history 16\n"
+      "  lowbit train --model cnn --device cuda --amp bf16          (lowbit's tensor-core GEMMs)\n"
+      "  lowbit train --model cnn --device cuda --amp bf16 --gemm cublas");
   cmd->callback([args] { run_train(*args); });
 }
 
