@@ -91,7 +91,7 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 rows: plain fp32 on both sides
     torch.backends.cudnn.allow_tf32 = False
     lowbit = lowbit_step_ms(args.bench, args.repetitions)
-    print(f"GPU: {torch.cuda.get_device_name(0)}; date {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; "
+    print(f"GPU: {torch.cuda.get_device_name(0)}; date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; "
           f"torch {torch.__version__}; median of {args.repetitions}")
     print("| model | batch | amp | lowbit ms/step (lowbit GEMM) | lowbit ms/step (--gemm cublas) | "
           "PyTorch ms/step | PyTorch / lowbit |")

@@ -81,6 +81,9 @@ TEST_CASE("train rejects nonsense hyper-parameters before reading data or writin
       {{"--optimizer", "lbfgs"}, "--optimizer"},
       {{"--schedule", "linear"}, "linear"},
       {{"--checkpoint-segments", "0"}, "--checkpoint-segments"},
+      {{"--device", "tpu"}, "--device tpu"},
+      {{"--device", "cuda", "--gemm", "magma"}, "--gemm magma"},
+      {{"--gemm", "cublas"}, "--device cuda only"},
   };
   for (const auto& [extra, needle] : cases) {
     std::vector<std::string> args{"train", "--save", dir.file("c.safetensors"), "--metrics",
@@ -88,6 +91,18 @@ TEST_CASE("train rejects nonsense hyper-parameters before reading data or writin
     args.insert(args.end(), extra.begin(), extra.end());
     require_bad_input(run_cli(args), needle);
   }
+  CHECK(list_dir(dir.path()).empty());
+}
+
+TEST_CASE("train --device cuda without a GPU or a CUDA build says which is missing and exits 2", "[cli]") {
+  TempDir dir;
+  const auto r = run_cli(
+      {"train", "--device", "cuda", "--epochs", "1", "--train-limit", "64", "--metrics", dir.file("m.json")});
+  if (r.exit_code == 0) {
+    WARN("a usable CUDA GPU is present: --device cuda ran (the gpu-labelled tests cover it)");
+    return;
+  }
+  require_bad_input(r, "--device cuda");
   CHECK(list_dir(dir.path()).empty());
 }
 
