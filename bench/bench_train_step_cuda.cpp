@@ -25,6 +25,7 @@ void train_step(benchmark::State& state, const char* model, const char* amp_mode
   options.model = model;
   options.batch = state.range(0);
   options.device = Device::cuda;
+  options.schedule = "constant";  // steps outside fit(): no epoch count for the cosine default
   std::unique_ptr<TrainingPrecision> precision;
   if (std::string(amp_mode) != "fp32") {
     amp::AmpOptions o;
