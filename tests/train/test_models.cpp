@@ -116,3 +116,18 @@ TEST_CASE("nonsense training options are rejected with the option named", "[trai
   rejects([](TrainOptions& o) { o.optimizer = "lbfgs"; }, "--optimizer");
   rejects([](TrainOptions& o) { o.checkpoint_segments = 0; }, "--checkpoint-segments");
 }
+
+TEST_CASE("A trainer stepped by hand, before fit sets the run's length, keeps the base learning rate",
+          "[train]") {
+  TrainOptions options;  // the default schedule is cosine
+  Trainer trainer(options);
+  Rng rng(2);
+  std::vector<float> pixels(8 * 784);
+  for (float& p : pixels) p = static_cast<float>(rng.next_double());
+  const Tensor x = from_values(pixels, {8, 1, 28, 28});
+  const Tensor y = from_values(std::vector<double>(8, 1.0), {8}, DType::int32);
+  for (int i = 0; i < 3; ++i) {
+    trainer.step(x, y);
+    CHECK(trainer.optimizer().lr() == 1e-3);
+  }
+}

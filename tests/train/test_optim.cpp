@@ -101,6 +101,11 @@ TEST_CASE("schedules: warmup, step decay and cosine annealing", "[train]") {
   CHECK(s.lr_at(0) == 0.25);
   CHECK(s.lr_at(3) == 1.0);
   CHECK(s.lr_at(100) == 1.0);
+  // Decaying kinds without the run's length (0, the default) keep the base rate.
+  s.kind = ScheduleKind::step;
+  CHECK(s.lr_at(4 + 25) == 1.0);
+  s.kind = ScheduleKind::cosine;
+  CHECK(s.lr_at(4 + 25) == 1.0);
   s.kind = ScheduleKind::step;
   s.step_size = 10;
   s.gamma = 0.5;

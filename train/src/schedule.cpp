@@ -17,8 +17,10 @@ double Schedule::lr_at(std::int64_t step) const {
     case ScheduleKind::constant:
       return base_lr;
     case ScheduleKind::step:
-      return base_lr * std::pow(gamma, static_cast<double>(s / std::max<std::int64_t>(step_size, 1)));
+      if (step_size <= 0) return base_lr;
+      return base_lr * std::pow(gamma, static_cast<double>(s / step_size));
     case ScheduleKind::cosine: {
+      if (total_steps <= 0) return base_lr;
       const std::int64_t span = std::max<std::int64_t>(total_steps - warmup_steps, 1);
       const double progress = std::min(1.0, static_cast<double>(s) / static_cast<double>(span));
       return min_lr + 0.5 * (base_lr - min_lr) * (1 + std::cos(std::numbers::pi * progress));
