@@ -17,6 +17,19 @@ using namespace lowbit::train;
 using lowbit::train::testing::gradcheck;
 using lowbit::train::testing::random_tensor;
 
+namespace {
+
+// A batch of `n` images with uniform pixels from a fixed seed, every label `label`.
+std::pair<Tensor, Tensor> pixel_batch(std::int64_t n, std::uint64_t seed, double label) {
+  Rng rng(seed);
+  std::vector<float> pixels(static_cast<std::size_t>(n) * 784);
+  for (float& p : pixels) p = static_cast<float>(rng.next_double());
+  return {from_values(pixels, {n, 1, 28, 28}),
+          from_values(std::vector<double>(static_cast<std::size_t>(n), label), {n}, DType::int32)};
+}
+
+}  // namespace
+
 TEST_CASE("the MLP and the CNN map n x 1 x 28 x 28 images to n x 10 logits", "[train]") {
   Rng rng(1);
   const Tensor x = cast(random_tensor({3, 1, 28, 28}, 2), DType::float32);
@@ -62,11 +75,7 @@ TEST_CASE("a trainer checkpoint round-trips parameters and optimizer state throu
   const auto path = dir / "mlp.safetensors";
   TrainOptions options;
   Trainer a(options);
-  Rng rng(1);
-  std::vector<float> pixels(16 * 784);
-  for (float& p : pixels) p = static_cast<float>(rng.next_double());
-  const Tensor x = from_values(pixels, {16, 1, 28, 28});
-  const Tensor y = from_values(std::vector<double>(16, 3.0), {16}, DType::int32);
+  const auto [x, y] = pixel_batch(16, 1, 3.0);
   a.step(x, y);
   a.save(path);
   Trainer b(options);
@@ -121,11 +130,7 @@ TEST_CASE("A trainer stepped by hand, before fit sets the run's length, keeps th
           "[train]") {
   TrainOptions options;  // the default schedule is cosine
   Trainer trainer(options);
-  Rng rng(2);
-  std::vector<float> pixels(8 * 784);
-  for (float& p : pixels) p = static_cast<float>(rng.next_double());
-  const Tensor x = from_values(pixels, {8, 1, 28, 28});
-  const Tensor y = from_values(std::vector<double>(8, 1.0), {8}, DType::int32);
+  const auto [x, y] = pixel_batch(8, 2, 1.0);
   for (int i = 0; i < 3; ++i) {
     trainer.step(x, y);
     CHECK(trainer.optimizer().lr() == 1e-3);

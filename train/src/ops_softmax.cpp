@@ -87,13 +87,14 @@ static Tensor log_softmax_native(const Tensor& a, std::int64_t axis) {
 }
 
 static Tensor cross_entropy_native(const Tensor& logits, const Tensor& labels) {
-  if (detail::on_cuda(logits)) return detail::cuda_ops().cross_entropy(logits, labels);
-  detail::require_cpu(logits, "cross_entropy");
+  // Checked here for both devices.
   if (logits.dim() != 2 || labels.shape() != Shape{logits.shape()[0]}) {
     throw ShapeError(fmt::format("cross_entropy: logits {} and labels {} are not [n, classes] and [n]",
                                  shape_string(logits.shape()), shape_string(labels.shape())));
   }
   check_dtype(labels, DType::int32, "cross_entropy labels");
+  if (detail::on_cuda(logits)) return detail::cuda_ops().cross_entropy(logits, labels);
+  detail::require_cpu(logits, "cross_entropy");
   const std::int64_t n = logits.shape()[0], classes = logits.shape()[1];
   const Tensor x = contiguous(logits.detach());
   const Tensor y = contiguous(labels);

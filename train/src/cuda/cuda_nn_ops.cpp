@@ -168,12 +168,8 @@ Tensor CudaOpsImpl::max_pool2d(const Tensor& x, std::int64_t kernel, std::int64_
 
 Tensor CudaOpsImpl::cross_entropy(const Tensor& logits, const Tensor& labels) {
   require_same_device(logits, labels, "cross_entropy");
-  require_f32(logits, "cross_entropy");
-  if (logits.dim() != 2 || labels.shape() != Shape{logits.shape()[0]}) {
-    throw ShapeError(fmt::format("cross_entropy: logits {} and labels {} are not [n, classes] and [n]",
-                                 shape_string(logits.shape()), shape_string(labels.shape())));
-  }
-  check_dtype(labels, DType::int32, "cross_entropy labels");
+  require_f32(logits,
+              "cross_entropy");  // shapes and the labels' dtype: checked by the caller (ops_softmax.cpp)
   const std::int64_t n = logits.shape()[0], classes = logits.shape()[1];
   const Tensor x = contiguous(logits.detach());
   const Tensor y = contiguous(labels);
