@@ -194,7 +194,7 @@ bool copy_transposed(const Tensor& dst, const Tensor& src, std::size_t width) {
       rest /= extent;
     }
     kernels::transpose_tiles(in + offset * bytes, col_stride, out + i * rows * cols * bytes, rows, cols,
-                            width);
+                             width);
   }
   return true;
 }
