@@ -17,14 +17,12 @@ import datetime
 import json
 import os
 import platform
-import statistics
 import subprocess
-import time
 
 import torch
 from torch import nn
 
-from torch_models import cnn, mlp
+from torch_models import cnn, median_step_ms, mlp
 
 THREADS = 2
 
@@ -45,14 +43,7 @@ def torch_step_ms(make, batch, repetitions, min_seconds=0.5):
 
     for _ in range(5):
         step()
-    times = []
-    for _ in range(repetitions):
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < min_seconds:
-            step()
-            n += 1
-        times.append((time.perf_counter() - start) / n * 1000)
-    return statistics.median(times)
+    return median_step_ms(step, repetitions, min_seconds)
 
 
 def lowbit_step_ms(bench, repetitions, name_filter="."):

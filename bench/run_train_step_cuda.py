@@ -16,14 +16,12 @@ Usage (on the GPU machine): python3 bench/run_train_step_cuda.py --bench <dir>/b
 import argparse
 import datetime
 import json
-import statistics
 import subprocess
-import time
 
 import torch
 from torch import nn
 
-from torch_models import cnn, mlp
+from torch_models import cnn, median_step_ms, mlp
 
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
@@ -51,15 +49,7 @@ def torch_step_ms(make, batch, amp, repetitions, min_seconds=0.5):
     for _ in range(10):
         step()
     torch.cuda.synchronize()
-    times = []
-    for _ in range(repetitions):
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < min_seconds:
-            step()
-            n += 1
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) / n * 1000)
-    return statistics.median(times)
+    return median_step_ms(step, repetitions, min_seconds, torch.cuda.synchronize)
 
 
 def lowbit_step_ms(bench, repetitions):
