@@ -7,19 +7,13 @@
 #include <string>
 
 #include "cuda_check.hpp"
+#include "launch_grid.cuh"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/kernels/cuda_train.hpp"
 
 namespace lowbit::kernels::cuda {
 
 namespace {
-
-constexpr int kThreads = 256;
-
-unsigned blocks_for(std::int64_t count) {
-  const std::int64_t b = (count + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 * 16 ? 65535 * 16 : b));
-}
 
 void check_launch(const char* kernel) {
   check_cuda(cudaGetLastError(), kernel);

@@ -4,18 +4,12 @@
 #include <cstdint>
 
 #include "cuda_check.hpp"
+#include "launch_grid.cuh"
 #include "lowbit/kernels/cuda_train.hpp"
 
 namespace lowbit::kernels::cuda {
 
 namespace {
-
-constexpr int kThreads = 256;
-
-unsigned blocks_for(std::int64_t count) {
-  const std::int64_t b = (count + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 * 16 ? 65535 * 16 : b));
-}
 
 #define LOWBIT_GRID_LOOP(i, count)                                                        \
   for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < (count); \
