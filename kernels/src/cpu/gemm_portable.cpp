@@ -2,12 +2,15 @@
 // type narrower than fp32) and multiplied by the packed Highway sgemm; integer inputs (and int4 / grouped
 // operands) by plain int32/fp32 loops. Used when the CPU lacks AVX512_BF16 or VNNI, and for type pairs
 // without a dedicated kernel.
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "cpu/problem.hpp"
 #include "lowbit/formats/bulk.hpp"
 #include "lowbit/formats/dtype.hpp"
+#include "lowbit/kernels/parallel.hpp"
 #include "lowbit/kernels/reference.hpp"
 
 namespace lowbit::kernels::cpu {
@@ -16,9 +19,22 @@ bool epilogue_is_exact_int32(const GemmProblem& p);
 
 namespace {
 
-// op(X) as a dense rows x cols fp32 matrix (not transposed), group scales applied.
-std::vector<float> widen(const MatrixIn& x, std::int64_t rows, std::int64_t cols, bool is_b, std::int64_t k) {
-  std::vector<float> out(static_cast<std::size_t>(rows * cols));
+// An operand as sgemm reads it: fp32 data, leading dimension, transpose; `owned` holds the widened copy (none
+// for fp32 operands, read in place). Copies are not zero-filled first: every element is written, and at the
+// trainer's sizes the fill cost as much as the conversion.
+struct Widened {
+  std::unique_ptr<float[]> owned;
+  const float* data = nullptr;
+  std::int64_t ld = 0;
+  Transpose transpose = Transpose::no;
+};
+
+// op(X) as a dense rows x cols fp32 matrix (not transposed), group scales applied: the slow, general
+// widening, for int4 and group-scaled operands.
+Widened widen_grouped(const MatrixIn& x, std::int64_t rows, std::int64_t cols, bool is_b, std::int64_t k) {
+  Widened w{std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(rows * cols)), nullptr, cols,
+            Transpose::no};
+  w.data = w.owned.get();
   const bool t = x.transpose == Transpose::yes;
   const std::int64_t stored_rows = t ? cols : rows, stored_cols = t ? rows : cols;
   std::vector<float> line(static_cast<std::size_t>(stored_cols));
@@ -43,25 +59,57 @@ std::vector<float> widen(const MatrixIn& x, std::int64_t rows, std::int64_t cols
         if (x.group_zero) v -= x.group_zero[g];
         v *= x.group_scale[g];
       }
-      out[static_cast<std::size_t>(i * cols + j)] = v;
+      w.owned[static_cast<std::size_t>(i * cols + j)] = v;
     }
   }
-  return out;
+  return w;
+}
+
+// A plain float operand widened in its stored layout (transpose kept, rows packed to ld = stored columns),
+// the rows converted in parallel: no transposing scatter, and sgemm picks its own path for the transpose.
+Widened widen_stored(const MatrixIn& x, std::int64_t rows, std::int64_t cols) {
+  const bool t = x.transpose == Transpose::yes;
+  const std::int64_t stored_rows = t ? cols : rows, stored_cols = t ? rows : cols;
+  if (x.type == DType::float32) return {nullptr, static_cast<const float*>(x.data), x.ld, x.transpose};
+  Widened w{std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(stored_rows * stored_cols)),
+            nullptr, stored_cols, x.transpose};
+  w.data = w.owned.get();
+  const Format& from = dtype_format(x.type);
+  const Format& f32 = dtype_format(DType::float32);
+  const auto* bytes = static_cast<const unsigned char*>(x.data);
+  const std::int64_t row_bytes = x.ld * static_cast<std::int64_t>(element_bytes(from));
+  float* out = w.owned.get();
+  const std::int64_t grain = std::max<std::int64_t>(1, (1 << 16) / std::max<std::int64_t>(stored_cols, 1));
+  parallel_for(stored_rows, grain, [&](std::int64_t r0, std::int64_t r1) {
+    if (x.ld == stored_cols) {  // contiguous rows: one conversion for the whole range
+      convert_bulk(from, bytes + r0 * row_bytes, f32, out + r0 * stored_cols,
+                   static_cast<std::size_t>((r1 - r0) * stored_cols));
+      return;
+    }
+    for (std::int64_t r = r0; r < r1; ++r)
+      convert_bulk(from, bytes + r * row_bytes, f32, out + r * stored_cols,
+                   static_cast<std::size_t>(stored_cols));
+  });
+  return w;
+}
+
+Widened widen(const MatrixIn& x, std::int64_t rows, std::int64_t cols, bool is_b, std::int64_t k) {
+  if (x.group_size > 0 || x.type == DType::int4) return widen_grouped(x, rows, cols, is_b, k);
+  return widen_stored(x, rows, cols);
 }
 
 }  // namespace
 
 void gemm_widen_f32(const GemmProblem& p) {
-  const std::vector<float> a = widen(p.a, p.m, p.k, false, p.k), b = widen(p.b, p.k, p.n, true, p.k);
+  const Widened a = widen(p.a, p.m, p.k, false, p.k), b = widen(p.b, p.k, p.n, true, p.k);
   if (epilogue_is_plain_f32(p)) {
-    sgemm(Transpose::no, Transpose::no, p.m, p.n, p.k, p.epilogue.alpha, a.data(), p.k, b.data(), p.n,
+    sgemm(a.transpose, b.transpose, p.m, p.n, p.k, p.epilogue.alpha, a.data, a.ld, b.data, b.ld,
           p.epilogue.beta, static_cast<float*>(p.c.data), p.c.ld);
     return;
   }
-  std::vector<float> acc(static_cast<std::size_t>(p.m * p.n));
-  sgemm(Transpose::no, Transpose::no, p.m, p.n, p.k, 1.0f, a.data(), p.k, b.data(), p.n, 0.0f, acc.data(),
-        p.n);
-  apply_epilogue(p, acc.data(), p.n, 0, p.m, 0, p.n);
+  const auto acc = std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(p.m * p.n));
+  sgemm(a.transpose, b.transpose, p.m, p.n, p.k, 1.0f, a.data, a.ld, b.data, b.ld, 0.0f, acc.get(), p.n);
+  apply_epilogue(p, acc.get(), p.n, 0, p.m, 0, p.n);
 }
 
 void gemm_int_portable(const GemmProblem& p) {
