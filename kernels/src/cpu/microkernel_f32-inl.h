@@ -31,6 +31,9 @@ inline constexpr std::size_t kMR = 14;
 inline constexpr std::size_t kMR = 6;
 #endif
 
+// How many k steps ahead the micro-kernel prefetches its B panel.
+inline constexpr std::size_t kBPrefetchSteps = 16;
+
 // Columns of the register tile: two vectors.
 HWY_INLINE std::size_t tile_cols() {
   return 2 * hn::Lanes(FloatTag());
@@ -113,6 +116,13 @@ HWY_NOINLINE void micro_kernel_f32(std::size_t kc, const float* HWY_RESTRICT a, 
     }
     a += kWalk == AWalk::kColumns ? a_step : 1;
     b += 2 * lanes;
+    // The B panel (kc x 2 vectors, 128 KiB at kc = 1024) streams from L2 on every tile; fetching it ahead
+    // kept the FMAs fed better: +3-4% on a 336 x 1024 x 2048 block alone, +1% on a whole 2048^3 sgemm (one
+    // core, CPU time, interleaved runs). Placed after the loads: before them, GCC 12 kept the accumulators
+    // in memory and stored all 28 on every step (half the speed). Past the panel's end this touches the next
+    // panel, or nothing: prefetches never fault.
+    __builtin_prefetch(b + kBPrefetchSteps * 2 * lanes);
+    __builtin_prefetch(b + kBPrefetchSteps * 2 * lanes + lanes);
   }
   store_tile<kRows>(c0, c1, c, ldc, alpha, beta, kRows, nr);
 }
