@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <utility>
@@ -132,6 +133,54 @@ TEST_CASE("gemm on bf16, fp16 and fp8 inputs matches the reference exactly on sm
       }
       check_gemm(ta, tb, DType::float32, s, Transpose::no, Transpose::no, {2.0f, -1.0f}, true, rng);
     }
+  }
+}
+
+TEST_CASE("gemm reads every fp8 code as its exact value, NaNs as NaN, on either side of the product",
+          "[kernels]") {
+  // Row c of A (or column c of B) holds code c at k = 0 and zeros elsewhere; the other operand is 1 at k = 0.
+  // So C's element for code c is that code's value, through whatever packing the path uses (K = 64: whole
+  // 32-code chunks, the vectorized AMX packers, plus the scalar tails of B's odd rows).
+  const CpuPath path = GENERATE(from_range(std::begin(kPaths), std::end(kPaths)));
+  const PathLimit limit(path);
+  const DType type = GENERATE(DType::float8_e4m3fn, DType::float8_e5m2);
+  INFO("path limit " << static_cast<int>(path) << ", " << dtype_name(type));
+  constexpr std::int64_t kCodes = 256, kK = 64, kOther = 32;
+  const auto one =
+      static_cast<std::uint8_t>(convert(dtype_format(DType::float32), dtype_format(type), 0x3f800000u));
+  auto expected = [&](std::int64_t code) {
+    return std::bit_cast<float>(
+        static_cast<std::uint32_t>(convert(dtype_format(type), dtype_format(DType::float32), code)));
+  };
+  auto check = [&](const std::vector<float>& c, std::int64_t ld, bool codes_in_rows) {
+    int failures = 0;
+    for (std::int64_t code = 0; code < kCodes; ++code) {
+      const float got = codes_in_rows ? c[code * ld] : c[code], want = expected(code);
+      const bool same = std::isnan(want) ? std::isnan(got) : got == want;
+      if (!same && failures++ < 3) {
+        INFO("code 0x" << std::hex << code << std::dec << ": got " << got << ", want " << want);
+        CHECK(same);
+      }
+    }
+    CHECK(failures == 0);
+  };
+  SECTION("codes in A (row-major), ones in B") {
+    std::vector<std::uint8_t> a(kCodes * kK, 0), b(kK * kOther, 0);
+    for (std::int64_t code = 0; code < kCodes; ++code) a[code * kK] = static_cast<std::uint8_t>(code);
+    for (std::int64_t j = 0; j < kOther; ++j) b[j] = static_cast<std::uint8_t>(one);
+    std::vector<float> c(kCodes * kOther, -7.0f);
+    gemm(kCodes, kOther, kK, {a.data(), type, kK, Transpose::no}, {b.data(), type, kOther, Transpose::no},
+         {c.data(), DType::float32, kOther});
+    check(c, kOther, true);
+  }
+  SECTION("codes in B (row-major), ones in A") {
+    std::vector<std::uint8_t> a(kOther * kK, 0), b(kK * kCodes, 0);
+    for (std::int64_t i = 0; i < kOther; ++i) a[i * kK] = static_cast<std::uint8_t>(one);
+    for (std::int64_t code = 0; code < kCodes; ++code) b[code] = static_cast<std::uint8_t>(code);
+    std::vector<float> c(kOther * kCodes, -7.0f);
+    gemm(kOther, kCodes, kK, {a.data(), type, kK, Transpose::no}, {b.data(), type, kCodes, Transpose::no},
+         {c.data(), DType::float32, kCodes});
+    check(c, kCodes, false);
   }
 }
 

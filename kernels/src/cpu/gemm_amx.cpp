@@ -107,12 +107,12 @@ struct AmxBf16Kernel {
                      std::uint32_t* out) {
     if (p.a.type == DType::bfloat16)
       return pack_a_amx_raw<std::uint16_t>(p.a, i0, mc, p0, kc, groups(kc), out);
-    pack_a_amx_fp8(p.a, i0, mc, p0, kc, groups(kc), out, table_for(p.a.type).data());
+    pack_a_amx_fp8(p.a, i0, mc, p0, kc, groups(kc), out);
   }
   static void pack_b(const GemmProblem& p, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
                      std::uint32_t* out) {
     if (p.b.type == DType::bfloat16) return pack_b_raw<std::uint16_t>(p.b, p0, kc, j0, nc, out, groups(kc));
-    pack_b_fp8(p.b, p0, kc, j0, nc, out, groups(kc), table_for(p.b.type).data());
+    pack_b_fp8(p.b, p0, kc, j0, nc, out, groups(kc));
   }
 
   LOWBIT_AMX_TARGET static void tile(std::int64_t groups, const std::uint32_t* a, const std::uint32_t* b,

@@ -11,6 +11,7 @@
 
 #include "cpu/amx.hpp"
 #include "cpu/bf16_read.hpp"
+#include "cpu/fp8_bf16_avx512.hpp"
 #include "cpu/packed_driver.hpp"
 
 namespace lowbit::kernels::cpu {
@@ -111,8 +112,10 @@ void pack_a_amx_raw(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::in
 // fp8 operands for the bf16 AMX kernel: like pack_b_raw and pack_a_amx_raw, each byte through `table` (its
 // exact bf16 code, bf16_read.hpp) on the way.
 inline void pack_b_fp8(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
-                       std::uint32_t* out, std::int64_t groups, const std::uint16_t* table) {
+                       std::uint32_t* out, std::int64_t groups) {
   constexpr std::int64_t kNR = 32;
+  const std::uint16_t* table = table_for(b.type).data();
+  const Fp8Bf16Table& vector_table = fp8_bf16_table_for(b.type);
   const auto* data = static_cast<const std::uint8_t*>(b.data);
   const std::int64_t full_groups = kc / 2;
   auto read = [table](const void* d, std::int64_t i) {
@@ -130,6 +133,8 @@ inline void pack_b_fp8(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std:
           out[g * kNR + jj] = table[src[2 * g]] | std::uint32_t{table[src[2 * g + 1]]} << 16;
         }
       }
+    } else if (vector_table.sign_symmetric) {
+      pack_b_rows_fp8(data + p0 * b.ld + j0 + q, b.ld, full_groups, out, vector_table);
     } else {
       for (std::int64_t g = 0; g < full_groups; ++g) {
         const std::uint8_t* r0 = data + (p0 + 2 * g) * b.ld + j0 + q;
@@ -152,7 +157,9 @@ inline void pack_b_fp8(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std:
 
 inline void pack_a_amx_fp8(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::int64_t p0,
                            std::int64_t kc, std::int64_t groups, std::uint32_t* out,
-                           const std::uint16_t* table, std::int64_t panel_words = 0) {
+                           std::int64_t panel_words = 0) {
+  const std::uint16_t* table = table_for(a.type).data();
+  const Fp8Bf16Table& vector_table = fp8_bf16_table_for(a.type);
   auto read = [table](const void* d, std::int64_t i) {
     return table[static_cast<const std::uint8_t*>(d)[i]];
   };
@@ -165,7 +172,13 @@ inline void pack_a_amx_fp8(const MatrixIn& a, std::int64_t i0, std::int64_t mc, 
     for (std::int64_t r = 0; r < 32; ++r) {
       const std::uint8_t* src = data + (i0 + q + r) * a.ld + p0;
       const bool row_ok = q + r < mc;
-      for (std::int64_t g = 0; g < groups; ++g) {
+      std::int64_t g = 0;
+      if (row_ok && vector_table.sign_symmetric) {  // whole k steps of 32 codes (16 words) at a time
+        const std::int64_t chunks = kc / 32;
+        pack_a_row_fp8(src, chunks, out + r * 16, vector_table);
+        g = chunks * 16;
+      }
+      for (; g < groups; ++g) {
         std::uint32_t word = 0;
         if (row_ok && 2 * g + 1 < kc) {
           word = table[src[2 * g]] | std::uint32_t{table[src[2 * g + 1]]} << 16;
