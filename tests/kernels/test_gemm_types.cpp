@@ -164,23 +164,16 @@ TEST_CASE("gemm reads every fp8 code as its exact value, NaNs as NaN, on either 
     }
     CHECK(failures == 0);
   };
-  SECTION("codes in A (row-major), ones in B") {
-    std::vector<std::uint8_t> a(kCodes * kK, 0), b(kK * kOther, 0);
-    for (std::int64_t code = 0; code < kCodes; ++code) a[code * kK] = static_cast<std::uint8_t>(code);
-    for (std::int64_t j = 0; j < kOther; ++j) b[j] = static_cast<std::uint8_t>(one);
-    std::vector<float> c(kCodes * kOther, -7.0f);
-    gemm(kCodes, kOther, kK, {a.data(), type, kK, Transpose::no}, {b.data(), type, kOther, Transpose::no},
-         {c.data(), DType::float32, kOther});
-    check(c, kOther, true);
-  }
-  SECTION("codes in B (row-major), ones in A") {
-    std::vector<std::uint8_t> a(kOther * kK, 0), b(kK * kCodes, 0);
-    for (std::int64_t i = 0; i < kOther; ++i) a[i * kK] = static_cast<std::uint8_t>(one);
-    for (std::int64_t code = 0; code < kCodes; ++code) b[code] = static_cast<std::uint8_t>(code);
-    std::vector<float> c(kOther * kCodes, -7.0f);
-    gemm(kOther, kCodes, kK, {a.data(), type, kK, Transpose::no}, {b.data(), type, kCodes, Transpose::no},
-         {c.data(), DType::float32, kCodes});
-    check(c, kCodes, false);
+  for (const bool codes_in_a : {true, false}) {  // codes down A's first column, or along B's first row
+    INFO((codes_in_a ? "codes in A, ones in B" : "codes in B, ones in A"));
+    const std::int64_t m = codes_in_a ? kCodes : kOther, n = codes_in_a ? kOther : kCodes;
+    std::vector<std::uint8_t> a(m * kK, 0), b(kK * n, 0);
+    for (std::int64_t i = 0; i < m; ++i) a[i * kK] = codes_in_a ? static_cast<std::uint8_t>(i) : one;
+    for (std::int64_t j = 0; j < n; ++j) b[j] = codes_in_a ? one : static_cast<std::uint8_t>(j);
+    std::vector<float> c(m * n, -7.0f);
+    gemm(m, n, kK, {a.data(), type, kK, Transpose::no}, {b.data(), type, n, Transpose::no},
+         {c.data(), DType::float32, n});
+    check(c, n, codes_in_a);
   }
 }
 
