@@ -1,16 +1,16 @@
 // fp8 (e4m3fn, e5m2) codes to their exact bf16 codes, 32 at a time with AVX-512BW, for the AMX packers
 // (pack_raw.hpp). The scalar packers look each byte up in a 256-entry table (bf16_read.hpp); here the
 // table's first 128 entries (the non-negative codes) sit in four registers and two 64-entry word permutes
-// (vpermt2w) pick from them, bit 6 choosing between the two results; the sign bit is then moved into place:
-// bf16(-x) is bf16(x) with the sign set, for every code including the NaNs (checked when the table is
-// built, and otherwise the callers keep the scalar lookup). Only the AMX kernels call these, and every
-// AMX CPU has AVX-512BW.
+// (vpermt2w) pick from them, bit 6 choosing between the two results; the sign bit is then moved into place,
+// since bf16(-x) is bf16(x) with the sign set for every code, NaNs included (checked when the table is
+// built). Only the AMX kernels call these, and every AMX CPU has AVX-512BW.
 #pragma once
 
 #include <immintrin.h>
 
 #include <array>
 #include <cstdint>
+#include <stdexcept>
 
 #include "cpu/bf16_read.hpp"
 #include "lowbit/formats/dtype.hpp"
@@ -21,15 +21,14 @@ namespace lowbit::kernels::cpu {
 
 struct Fp8Bf16Table {
   alignas(64) std::array<std::uint16_t, 128> non_negative{};  // bf16 codes of fp8 codes 0x00 .. 0x7f
-  bool sign_symmetric = false;  // table[c | 0x80] == table[c] | 0x8000 for every c < 0x80
 };
 
 inline Fp8Bf16Table make_fp8_bf16_table(const std::array<std::uint16_t, 256>& table) {
   Fp8Bf16Table t;
-  t.sign_symmetric = true;
   for (std::size_t c = 0; c < 128; ++c) {
     t.non_negative[c] = table[c];
-    if (table[c | 0x80] != (table[c] | 0x8000)) t.sign_symmetric = false;
+    if (table[c | 0x80] != (table[c] | 0x8000))
+      throw std::logic_error("fp8 -> bf16 table: a negative code is not its positive code with the sign set");
   }
   return t;
 }

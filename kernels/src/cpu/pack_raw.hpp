@@ -109,8 +109,9 @@ void pack_a_amx_raw(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::in
   }
 }
 
-// fp8 operands for the bf16 AMX kernel: like pack_b_raw and pack_a_amx_raw, each byte through `table` (its
-// exact bf16 code, bf16_read.hpp) on the way.
+// fp8 operands for the bf16 AMX kernel: like pack_b_raw and pack_a_amx_raw, each byte becoming its exact bf16
+// code on the way: 32 at a time in registers (fp8_bf16_avx512.hpp) along row-major rows, through the
+// 256-entry table (bf16_read.hpp) for transposed operands, partial panels and the tails of k.
 inline void pack_b_fp8(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
                        std::uint32_t* out, std::int64_t groups) {
   constexpr std::int64_t kNR = 32;
@@ -133,16 +134,8 @@ inline void pack_b_fp8(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std:
           out[g * kNR + jj] = table[src[2 * g]] | std::uint32_t{table[src[2 * g + 1]]} << 16;
         }
       }
-    } else if (vector_table.sign_symmetric) {
-      pack_b_rows_fp8(data + p0 * b.ld + j0 + q, b.ld, full_groups, out, vector_table);
     } else {
-      for (std::int64_t g = 0; g < full_groups; ++g) {
-        const std::uint8_t* r0 = data + (p0 + 2 * g) * b.ld + j0 + q;
-        const std::uint8_t* r1 = r0 + b.ld;
-        std::uint32_t* dst = out + g * kNR;
-        for (std::int64_t jj = 0; jj < kNR; ++jj)
-          dst[jj] = table[r0[jj]] | std::uint32_t{table[r1[jj]]} << 16;
-      }
+      pack_b_rows_fp8(data + p0 * b.ld + j0 + q, b.ld, full_groups, out, vector_table);
     }
     for (std::int64_t g = full_groups; g < groups; ++g) {
       for (std::int64_t jj = 0; jj < kNR; ++jj) {
@@ -173,7 +166,7 @@ inline void pack_a_amx_fp8(const MatrixIn& a, std::int64_t i0, std::int64_t mc, 
       const std::uint8_t* src = data + (i0 + q + r) * a.ld + p0;
       const bool row_ok = q + r < mc;
       std::int64_t g = 0;
-      if (row_ok && vector_table.sign_symmetric) {  // whole k steps of 32 codes (16 words) at a time
+      if (row_ok) {  // whole k steps of 32 codes (16 words) at a time, then the scalar tail
         const std::int64_t chunks = kc / 32;
         pack_a_row_fp8(src, chunks, out + r * 16, vector_table);
         g = chunks * 16;
