@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
+#include <utility>
 
 #include "amp_test_support.hpp"
 #include "lowbit/amp/fp8.hpp"
@@ -94,6 +96,26 @@ TEST_CASE("the first fp8 step scales by the current amax and matches the float64
   }
   // The gradient's amax went into the history's current column.
   CHECK(recipe.state_of("w").amax_history.to_vector()[2 * 16] == 1.0);
+}
+
+TEST_CASE("the recorded amax is the largest magnitude, NaNs ignored and infinities kept", "[amp]") {
+  // 40 input elements: whole vectors and a tail for the vectorized reduction, the largest magnitude in
+  // the tail, NaNs of both signs before and after it.
+  const std::int64_t n = 5, in = 8, out = 2;
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  for (const auto& [largest, want] : {std::pair{-5.5, 5.5}, std::pair{-inf, inf}}) {
+    std::vector<double> xv = random_values(n * in, 3, 1.0);
+    xv[3] = nan;
+    xv[20] = -nan;
+    xv[33] = largest;
+    xv[39] = nan;
+    Fp8Recipe recipe({});
+    Tensor w = leaf(random_values(out * in, 4, 0.05), {out, in});
+    recipe.register_weight("w", w);
+    Tensor x = leaf(xv, {n, in}, DType::float32);
+    recipe.linear(x, w, Tensor());
+    CHECK(recipe.state_of("w").amax_history.to_vector()[0] == want);  // the input's role, current column
+  }
 }
 
 TEST_CASE("delayed scaling takes the next scale from the amax history with its reduction and margin",
