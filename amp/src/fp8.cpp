@@ -55,23 +55,7 @@ std::vector<float> as_floats(const Tensor& t) {
   return std::vector<float>(p, p + f.numel());
 }
 
-// max |x| over n floats, NaNs ignored (the scale must stay finite). On the bit patterns with the sign
-// cleared, zeros, finite values and inf order as their magnitudes and every NaN lies above inf's pattern, so
-// an integer max over the patterns, NaNs masked to 0, is the float answer; and GCC vectorizes it at -O2,
-// which it does neither for a float max (reordering would change which NaN comparisons happen) nor for the
-// same integer max written with a conditional. Compiled twice, like Adam's update (the library targets
-// baseline x86-64), and picked at load time: the fp8 MLP step went from 11 to 7.8 ms.
-__attribute__((target_clones("avx512f", "default"))) float amax_of(const float* v, std::size_t n) {
-  constexpr std::uint32_t kInfBits = 0x7f800000u;
-  std::uint32_t m = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint32_t bits = std::bit_cast<std::uint32_t>(v[i]) & 0x7fffffffu;
-    const std::uint32_t keep = 0u - static_cast<std::uint32_t>(bits <= kInfBits);  // all ones, or 0 for NaN
-    m = std::max(m, bits & keep);
-  }
-  return std::bit_cast<float>(m);
-}
-
+// The scaling loop, compiled for AVX-512 too (the library targets baseline x86-64), like Adam's update.
 __attribute__((target_clones("avx512f", "default"))) void scale_all(float* v, std::size_t n, float scale) {
   for (std::size_t i = 0; i < n; ++i) v[i] *= scale;
 }
@@ -186,7 +170,7 @@ Operand quantize_role(const Tensor& t, DType type, int role, Fp8TensorState& sta
   }
   std::vector<float> v = device ? std::vector<float>() : as_floats(t);
   if (o.scaling == Fp8Scaling::mxfp8) return {quantize_mx(v, t.shape(), type), 1.0f};
-  const float amax = device ? train::abs_max_cuda(t) : amax_of(v.data(), v.size());
+  const float amax = device ? train::abs_max_cuda(t) : abs_max(v.data(), v.size());
   float* history = state.amax_history.data<float>() + role * o.history;
   if (record_amax) history[0] = std::max(history[0], amax);
   float scale = scale_for(amax, type, o.margin);

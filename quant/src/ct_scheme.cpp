@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "lowbit/formats/block.hpp"
+#include "lowbit/formats/bulk.hpp"
 #include "lowbit/formats/error.hpp"
 #include "lowbit/formats/float.hpp"
 #include "lowbit/quant/compressed_tensors.hpp"
@@ -170,12 +171,6 @@ std::optional<CtScheme> parse_ct_scheme(std::string_view name) {
 }
 
 namespace {
-
-float abs_max(const float* x, std::int64_t n) {
-  float m = 0;
-  for (std::int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(x[i]));
-  return m;
-}
 
 CtParams fp4_params(const CtScheme& s, const float* x, std::int64_t rows, std::int64_t cols) {
   const std::int64_t count = rows * cols / s.group;

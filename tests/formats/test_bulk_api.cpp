@@ -11,9 +11,12 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
+#include <vector>
 
+#include "lowbit/formats/bulk.hpp"
 #include "lowbit/formats/error.hpp"
 #include "test_bulk_support.hpp"
 
@@ -360,6 +363,33 @@ TEST_CASE("stochastic rounding in bulk rounds up with the probability of the dro
       INFO(fmt::format("{} -> {}, target {}", c.x, c.to, target_name(target)));
       CHECK(neither == 0);
       CHECK(std::abs(static_cast<double>(up) / kN - c.fraction) < 0.003);  // ~6 standard deviations
+    }
+  }
+}
+
+TEST_CASE("abs_max is the largest magnitude, NaNs ignored and infinities counted, in any position",
+          "[formats]") {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  CHECK(lowbit::abs_max(nullptr, 0) == 0.0f);
+  const float only_nan[] = {nan, -nan};
+  CHECK(lowbit::abs_max(only_nan, 2) == 0.0f);
+  // Every length up to 70 (whole vectors and tails), the largest magnitude at every position, NaNs of both
+  // signs and smaller values around it.
+  for (std::size_t n = 1; n <= 70; ++n) {
+    for (std::size_t at = 0; at < n; ++at) {
+      std::vector<float> v(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const float value = i % 3 == 0 ? nan : 0.25f * static_cast<float>(i % 7);
+        v[i] = i % 2 ? -value : value;
+      }
+      v[at] = -5.5f;
+      REQUIRE(lowbit::abs_max(v.data(), n) == 5.5f);
+      v[at] = -inf;
+      REQUIRE(lowbit::abs_max(v.data(), n) == inf);
+      std::replace_if(
+          v.begin(), v.end(), [](float x) { return !std::isnan(x); }, -0.0f);
+      v[at] = -0x1p-149f;  // the smallest subnormal among NaNs and zeros
+      REQUIRE(lowbit::abs_max(v.data(), n) == 0x1p-149f);
     }
   }
 }

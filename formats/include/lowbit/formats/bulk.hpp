@@ -37,6 +37,10 @@ std::size_t element_bytes(const Format& format);
 void convert_bulk(const Format& from, const void* src, const Format& to, void* dst, std::size_t count,
                   const BulkOptions& options = {});
 
+// The largest magnitude among `count` floats, NaNs ignored and infinities counted (0 for none): the amax
+// of per-tensor scaling recipes, which must come from the data that has a magnitude.
+float abs_max(const float* values, std::size_t count);
+
 // The SIMD target chosen on this machine (for benchmark reports), e.g. "AVX3".
 const char* bulk_target_name();
 
