@@ -288,7 +288,9 @@ TEST_CASE("cuda gemm block-scaled fp8 walks more tiles than the GPU has multipro
   // The kernel picks 192- or 256-column tiles by shape; on 132 multiprocessors (H100, H200) the first shape
   // runs 16 x 12 tiles of 128 x 192, where every other tile starts in the middle of a 128-column weight-scale
   // block, and the second 31 x 16 tiles of 128 x 256. Both have partial tiles at the bottom and right, and
-  // the persistent blocks take several tiles each, carrying the stage ring and its phases across tiles.
+  // the persistent blocks take several tiles each, carrying the stage ring and its phases across tiles. The
+  // tiles run in clusters of two vertically adjacent ones sharing B by multicast: 31 row-tiles leave the
+  // last cluster of each column a second tile wholly below the matrix (as do the one-row-tile shapes above).
   run_block_scaled(2000, 2200, 384, DType::float8_e4m3fn, fresh_seed());
   run_block_scaled(3900, 4050, 256, DType::float8_e5m2, fresh_seed());
 }

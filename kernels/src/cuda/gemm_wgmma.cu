@@ -11,8 +11,11 @@
 // columns into two alternating sets of fresh registers: a warpgroup issues group n + 1 before it waits for
 // and promotes group n, so its promotion runs under its own next multiply instead of leaving the tensor
 // cores to the other warpgroup (which, working on the same stages, tends to promote at the same moment).
+// Block-scaled tiles run in clusters of two CTAs that share their B tile through TMA multicast (kernel
+// template parameter Cluster), which cuts their traffic from L2 by a third.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "cuda_check.hpp"
@@ -120,13 +123,13 @@ __device__ inline void store_vector16(const DeviceGemm& g, const float (&acc)[BN
 }
 
 struct TileOrder {
-  int tiles_m, tiles_n;
+  int tiles_m, tiles_n, group_m;
   __device__ int count() const { return tiles_m * tiles_n; }
-  // Tile t -> (row-tile, column-tile), walking kGroupM row-tiles down each column before moving right.
+  // Tile t -> (row-tile, column-tile), walking group_m row-tiles down each column before moving right.
   __device__ void at(int t, int& tm, int& tn) const {
-    const int per_group = kGroupM * tiles_n;
-    const int group = t / per_group, first = group * kGroupM;
-    const int rows = min(tiles_m - first, kGroupM);
+    const int per_group = group_m * tiles_n;
+    const int group = t / per_group, first = group * group_m;
+    const int rows = min(tiles_m - first, group_m);
     const int r = t % per_group;
     tm = first + r % rows;
     tn = r / rows;
@@ -141,9 +144,28 @@ struct TileOrder {
 // which differed by up to 3%). Starting the second warpgroup one slice later, so that the two drain at
 // different moments, made ptxas spill and ran slower (946). Groups of 96 win where both tile widths fill
 // the multiprocessors equally; scaled_tile_n() picks per shape.
+//
+// What limits it (issue 8, measured on an H100 at 8192^3): the promotion's FFMAs. With the tensor cores' work
+// unchanged and one FFMA per group instead of 48, the kernel ran at 1240 TFLOP/s instead of 1040, and
+// Nsight Compute puts the tensor pipe at 74% of cycles against 90% for the per-tensor kernel, at the same
+// (power-capped, about 1.34 GHz) clock. Not the bottleneck, each measured no faster: A from registers
+// (ldmatrix once per slice, register-A wgmma: 20% fewer shared-memory reads, 1011-1019 against 1031); a
+// third register set, so two groups run during each promotion (groups of 64: 995-1000 against 1001-1003 with
+// two sets); one 192-column group per slice promoted after a full wait (DeepGEMM's order, 1022-1036);
+// swapping the accumulators' register parity against the fresh sets' (ptxas re-pairs them); staggering the
+// two warpgroups' drains (slower); visiting 8 or 32 row-tiles per group instead of 16.
 constexpr int kScaleBlock = 128;  // B's scale blocks are 128 x 128 (cuda::gemm checks)
 
-template <class Ops, int BN, bool BlockScaled, int GroupN = BN, int Unroll = 1>
+// Block-scaled GEMMs run in clusters of this many CTAs (Cluster below). The GPU is at its power cap, and
+// fetching B once per cluster instead of once per CTA saves enough L2 traffic to raise its throughput 2%
+// (1040 -> 1060 TFLOP/s at 8192^3); clusters of 4 fit only 30 at a time on an H100 (120 of its 132
+// multiprocessors) and ran slower (1007-1015).
+constexpr int kScaledCluster = 2;
+
+// Cluster > 1: the CTAs of a cluster take vertically adjacent tiles, which share their B tile; each CTA
+// loads 1 / Cluster of it and multicasts that into every CTA's shared memory. A stage is then refilled only
+// when the consumers of all the cluster's CTAs are done with it, so they release it to every CTA's producer.
+template <class Ops, int BN, bool BlockScaled, int GroupN = BN, int Unroll = 1, int Cluster = 1>
 __global__ void __launch_bounds__(kThreads, 1)
     gemm_wgmma_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
                       const DeviceGemm g) {
@@ -173,13 +195,21 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (threadIdx.x == 0) {
     for (int s = 0; s < kStages; ++s) {
       mbarrier_init(&full[s], 1);
-      mbarrier_init(&empty[s], kConsumers);
+      mbarrier_init(&empty[s], kConsumers * Cluster);
     }
     fence_barrier_init();
   }
-  __syncthreads();
+  if constexpr (Cluster > 1)
+    cluster_sync();  // every CTA's barriers are initialized before the first multicast or arrival on them
+  else
+    __syncthreads();
 
-  const TileOrder order{static_cast<int>((g.m + kBM - 1) / kBM), static_cast<int>((g.n + BN - 1) / BN)};
+  // The tiles in units of Cluster vertically adjacent tiles; CTA `rank` of a cluster takes row-tile
+  // Cluster * tm + rank (past the last row-tile for an odd count: all-zero rows that are never stored).
+  const int rank = Cluster > 1 ? static_cast<int>(cluster_rank()) : 0;
+  const int first_tile = static_cast<int>(blockIdx.x) / Cluster, tile_stride = gridDim.x / Cluster;
+  const TileOrder order{static_cast<int>(((g.m + kBM - 1) / kBM + Cluster - 1) / Cluster),
+                        static_cast<int>((g.n + BN - 1) / BN), kGroupM / Cluster};
   const int slices = static_cast<int>((g.k + kSliceK - 1) / kSliceK);
   const int warpgroup = threadIdx.x / 128;
 
@@ -188,14 +218,32 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (threadIdx.x == 0) {
       int stage = 0;
       std::uint32_t phase = 0;
-      for (int t = blockIdx.x; t < order.count(); t += gridDim.x) {
+      for (int t = first_tile; t < order.count(); t += tile_stride) {
         int tm, tn;
         order.at(t, tm, tn);
+        tm = tm * Cluster + rank;
         for (int s = 0; s < slices; ++s) {
           mbarrier_wait(&empty[stage], phase ^ 1);
           mbarrier_arrive_expect_tx(&full[stage], kStageA + kStageB);
           tma_load_2d(tiles_a + stage * kStageA, &map_a, &full[stage], s * kSliceK, tm * kBM);
-          tma_load_2d(tiles_b + stage * kStageB, &map_b, &full[stage], s * kSliceK, tn * BN);
+          if constexpr (Cluster == 1) {
+            tma_load_2d(tiles_b + stage * kStageB, &map_b, &full[stage], s * kSliceK, tn * BN);
+          } else {
+            constexpr int kRows = BN / Cluster;  // a multiple of 8: the halves keep the 1024-byte swizzle
+            tma_load_2d_multicast(tiles_b + stage * kStageB + rank * kRows * kSliceBytes, &map_b,
+                                  &full[stage], s * kSliceK, tn * BN + rank * kRows, (1 << Cluster) - 1);
+          }
+          if (++stage == kStages) {
+            stage = 0;
+            phase ^= 1;
+          }
+        }
+      }
+      // The other CTAs' consumers arrive on this CTA's barriers: wait for the last of those arrivals (every
+      // stage's final release) before this CTA may exit.
+      if constexpr (Cluster > 1) {
+        for (int i = 0; i < kStages; ++i) {
+          mbarrier_wait(&empty[stage], phase ^ 1);
           if (++stage == kStages) {
             stage = 0;
             phase ^= 1;
@@ -210,14 +258,22 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int consumer = warpgroup - 1;
   const int lane = threadIdx.x % 32, warp = (threadIdx.x % 128) / 32;
   const bool releases = threadIdx.x % 128 == 0;  // one arrival per consumer warpgroup
+  // Hands a stage back: to this CTA's producer, and with a cluster to every CTA's, since each writes into it.
+  auto release = [&](int s) {
+    if (!releases) return;
+    mbarrier_arrive(&empty[s]);
+#pragma unroll
+    for (int r = 1; r < Cluster; ++r) mbarrier_arrive_cluster(&empty[s], (rank + r) % Cluster);
+  };
   int stage = 0;
   std::uint32_t phase = 0;
   Acc acc[kAcc];
   [[maybe_unused]] Acc part[2][BlockScaled ? kPart : 1];
 
-  for (int t = blockIdx.x; t < order.count(); t += gridDim.x) {
+  for (int t = first_tile; t < order.count(); t += tile_stride) {
     int tm, tn;
     order.at(t, tm, tn);
+    tm = tm * Cluster + rank;
     const std::int64_t row0 = static_cast<std::int64_t>(tm) * kBM + consumer * 64 + warp * 16 + lane / 4;
 #pragma unroll
     for (int i = 0; i < kAcc; ++i) acc[i] = 0;
@@ -238,7 +294,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         // Keep this slice's wgmmas running while the previous slice's stage goes back to the producer.
         if (previous >= 0) {
           wgmma_wait<1>();
-          if (releases) mbarrier_arrive(&empty[previous]);
+          release(previous);
         }
         previous = stage;
         if (++stage == kStages) {
@@ -248,7 +304,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
       wgmma_wait<0>();
       fence_registers(acc);
-      if (previous >= 0 && releases) mbarrier_arrive(&empty[previous]);
+      if (previous >= 0) release(previous);
     } else {
       // The slice's scale factors, one per (row, scale block) pair this thread holds: A's scales for rows
       // row0 and row0 + 8 times B's for the tile's (at most two) scale blocks. Rows past m and blocks past
@@ -323,7 +379,7 @@ __global__ void __launch_bounds__(kThreads, 1)
               if (h > 0) {
                 promote(done, h - 1, factor[u]);
               } else {
-                if (releases) mbarrier_arrive(&empty[stages[u - 1]]);  // slice u - 1 is fully multiplied
+                release(stages[u - 1]);  // slice u - 1 is fully multiplied
                 promote(done, kGroups - 1, factor[u - 1]);
               }
             }
@@ -335,7 +391,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
         wgmma_wait<0>();
         fence_registers(part[(kGroups - 1) % 2]);
-        if (releases) mbarrier_arrive(&empty[stages[kUnits - 1]]);
+        release(stages[kUnits - 1]);
         promote(part[(kGroups - 1) % 2], kGroups - 1, factor[kUnits - 1]);
       };
       // Unroll slices per call, the rest one at a time.
@@ -385,29 +441,49 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-template <class Ops, int BN, bool BlockScaled, int GroupN = BN, int Unroll = 1>
+template <class Ops, int BN, bool BlockScaled, int GroupN = BN, int Unroll = 1, int Cluster = 1>
 void launch(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap& map_b, int multiprocessors) {
-  auto* kernel = &gemm_wgmma_kernel<Ops, BN, BlockScaled, GroupN, Unroll>;
+  auto* kernel = &gemm_wgmma_kernel<Ops, BN, BlockScaled, GroupN, Unroll, Cluster>;
   constexpr int bytes = shared_bytes<BN>();
   check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes),
              "cudaFuncSetAttribute(gemm_wgmma_kernel)");
-  const std::int64_t tiles = ((g.m + kBM - 1) / kBM) * ((g.n + BN - 1) / BN);
-  const int blocks = static_cast<int>(tiles < multiprocessors ? tiles : multiprocessors);
-  kernel<<<blocks, kThreads, bytes, static_cast<cudaStream_t>(g.stream)>>>(map_a, map_b, g);
-  check_cuda(cudaGetLastError(), "launch of gemm_wgmma_kernel");
+  cudaLaunchConfig_t config{};
+  config.blockDim = dim3(kThreads);
+  config.dynamicSmemBytes = bytes;
+  config.stream = static_cast<cudaStream_t>(g.stream);
+  cudaLaunchAttribute cluster{};
+  cluster.id = cudaLaunchAttributeClusterDimension;
+  cluster.val.clusterDim.x = Cluster;
+  cluster.val.clusterDim.y = 1;
+  cluster.val.clusterDim.z = 1;
+  config.attrs = &cluster;
+  config.numAttrs = Cluster > 1 ? 1 : 0;
+  // One CTA per multiprocessor, in as many clusters as fit at once (clusters need their CTAs on one GPC).
+  int slots = multiprocessors / Cluster;
+  if constexpr (Cluster > 1) {
+    config.gridDim = dim3(slots * Cluster);
+    check_cuda(cudaOccupancyMaxActiveClusters(&slots, kernel, &config), "cudaOccupancyMaxActiveClusters");
+  }
+  const std::int64_t tiles =
+      ((g.m + kBM - 1) / kBM + Cluster - 1) / Cluster * ((g.n + BN - 1) / BN);  // in units of clusters
+  config.gridDim = dim3(static_cast<unsigned>(tiles < slots ? tiles : slots) * Cluster);
+  check_cuda(cudaLaunchKernelEx(&config, kernel, map_a, map_b, g), "launch of gemm_wgmma_kernel");
 }
 
 // The block-scaled tile width for this shape: 192 or 256 columns, whichever takes less time counted as
-// (waves of tiles over the multiprocessors) x (columns per tile). 8192^3 gives 21 waves of 192-column tiles
-// against 16 of 256 (192 wins); 4096^3 gives 6 against 4 (256 wins, measured 990 against 899 TFLOP/s).
+// (waves of cluster tiles over the clusters that fit) x (columns per tile). 8192^3 gives 21 waves of
+// 192-column tiles against 16 of 256 (192 wins); 4096^3 gives 6 against 4 (256 wins, measured 990 against
+// 899 TFLOP/s before clusters).
 int scaled_tile_n(const DeviceGemm& g) {
   int device = 0, multiprocessors = 0;
   check_cuda(cudaGetDevice(&device), "cudaGetDevice");
   check_cuda(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device),
              "cudaDeviceGetAttribute");
+  const std::int64_t clusters = std::max(multiprocessors / kScaledCluster, 1);
   auto cost = [&](std::int64_t bn) {
-    const std::int64_t tiles = ((g.m + kBM - 1) / kBM) * ((g.n + bn - 1) / bn);
-    return (tiles + multiprocessors - 1) / multiprocessors * bn;
+    const std::int64_t tiles =
+        ((g.m + kBM - 1) / kBM + kScaledCluster - 1) / kScaledCluster * ((g.n + bn - 1) / bn);
+    return (tiles + clusters - 1) / clusters * bn;
   };
   return cost(192) <= cost(256) ? 192 : 256;
 }
@@ -418,9 +494,9 @@ void launch_for(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap
     if constexpr (!std::is_same_v<Ops, AbBf16> && !std::is_same_v<Ops, AbF16> &&
                   !std::is_same_v<Ops, AbS8S8>) {
       if (scaled_tile_n(g) == 192)
-        launch<Ops, 192, true, 96, 4>(g, map_a, map_b, sms);
+        launch<Ops, 192, true, 96, 4, kScaledCluster>(g, map_a, map_b, sms);
       else
-        launch<Ops, 256, true, 64, 1>(g, map_a, map_b, sms);
+        launch<Ops, 256, true, 64, 1, kScaledCluster>(g, map_a, map_b, sms);
     }
   } else {
     launch<Ops, 256, false>(g, map_a, map_b, sms);
@@ -430,7 +506,8 @@ void launch_for(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap
 }  // namespace
 
 WgmmaBoxes wgmma_boxes(const DeviceGemm& g) {
-  return {kSliceBytes / operand_bytes(g.operands), kBM, is_block_scaled(g) ? scaled_tile_n(g) : 256};
+  if (!is_block_scaled(g)) return {kSliceBytes / operand_bytes(g.operands), kBM, 256};
+  return {kSliceBytes / operand_bytes(g.operands), kBM, scaled_tile_n(g) / kScaledCluster};
 }
 
 void launch_gemm_wgmma(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap& map_b,

@@ -46,6 +46,30 @@ __device__ inline void mbarrier_wait(std::uint64_t* bar, std::uint32_t parity) {
   } while (done == 0);
 }
 
+// ---- clusters ------------------------------------------------------------------------------------------
+__device__ inline std::uint32_t cluster_rank() {
+  std::uint32_t rank;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
+  return rank;
+}
+
+// Every thread of every CTA in the cluster arrives and waits; orders shared-memory writes (barrier
+// initialization included) before the other CTAs' later accesses.
+__device__ inline void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+
+// Arrives once on the barrier at the same shared-memory offset as `bar` in CTA `rank` of the cluster, with
+// the default (CTA-scope) release, as CUTLASS's cluster barriers do: with .release.cluster the block-scaled
+// GEMM ran at half speed (Nsight Compute: warps stalled on a memory barrier and on the wgmmas in flight).
+__device__ inline void mbarrier_arrive_cluster(std::uint64_t* bar, std::uint32_t rank) {
+  asm volatile(
+      "{\n.reg .b32 remote;\nmapa.shared::cluster.u32 remote, %0, %1;\n"
+      "mbarrier.arrive.shared::cluster.b64 _, [remote];\n}" ::"r"(smem_address(bar)),
+      "r"(rank)
+      : "memory");
+}
+
 // ---- TMA -----------------------------------------------------------------------------------------------
 // Loads the box at (inner, outer) of the tensor `map` into shared memory; completion is counted on `bar`.
 // Out-of-bounds elements are filled with zeros, which is how partial tiles at the matrix edges work.
@@ -55,6 +79,17 @@ __device__ inline void tma_load_2d(void* dst, const CUtensorMap* map, std::uint6
       "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], "
       "[%2];" ::"r"(smem_address(dst)),
       "l"(map), "r"(smem_address(bar)), "r"(inner), "r"(outer)
+      : "memory");
+}
+
+// The same box written to the same shared-memory offset in every CTA of the cluster named in `ctas` (bit r:
+// rank r), each completing its bytes on its own barrier at `bar`'s offset.
+__device__ inline void tma_load_2d_multicast(void* dst, const CUtensorMap* map, std::uint64_t* bar, int inner,
+                                             int outer, std::uint16_t ctas) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], "
+      "[%1, {%3, %4}], [%2], %5;" ::"r"(smem_address(dst)),
+      "l"(map), "r"(smem_address(bar)), "r"(inner), "r"(outer), "h"(ctas)
       : "memory");
 }
 
