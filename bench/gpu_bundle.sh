@@ -11,8 +11,11 @@ build=${1:-build/release}
 out=${2:-.gpu}
 data=${3:-}
 mkdir -p "$out"
-programs=("$build/tests/test_kernels_cuda" "$build/tests/test_train_cuda" "$build/bench/bench_gemm_cuda"
-          "$build/bench/bench_encode_cuda" "$build/bench/bench_train_step_cuda" "$build/bin/lowbit")
+programs=()
+for program in "$build/tests/test_kernels_cuda" "$build/tests/test_train_cuda" "$build/bench/bench_gemm_cuda" \
+               "$build/bench/bench_encode_cuda" "$build/bench/bench_train_step_cuda" "$build/bin/lowbit"; do
+  if [[ -f "$program" ]]; then programs+=("$program"); else echo "gpu_bundle.sh: $program not built, skipped" >&2; fi
+done
 cp "${programs[@]}" "$out/"
 for program in "${programs[@]}"; do
   ldd "$out/$(basename "$program")" | awk '/=> \/(usr\/)?lib\/x86_64-linux-gnu\/lib(benchmark|fmt|hwy)/ {print $3}'
