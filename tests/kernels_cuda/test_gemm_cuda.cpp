@@ -226,8 +226,10 @@ TEST_CASE("cuda gemm walks more tiles than the GPU has multiprocessors", "[kerne
 }
 
 // Block-scaled fp8: A's scale per row and 128 of K, B's per 128 x 128 block; the reference applies them to
-// every element exactly (kernels/reference.cpp), the kernel per 128-wide partial sum.
-void run_block_scaled(std::int64_t m, std::int64_t n, std::int64_t k, DType b_type, std::uint64_t seed) {
+// every element exactly (kernels/reference.cpp), the kernel per 128-wide partial sum. Every row of C is
+// checked, or rows `rows` only when given.
+void run_block_scaled(std::int64_t m, std::int64_t n, std::int64_t k, DType b_type, std::uint64_t seed,
+                      const std::vector<std::int64_t>& rows = {}) {
   INFO("seed " << seed << ", block-scaled e4m3 x " << dtype_name(b_type) << ", " << m << "x" << n << "x"
                << k);
   std::mt19937_64 rng(seed);
@@ -253,20 +255,29 @@ void run_block_scaled(std::int64_t m, std::int64_t n, std::int64_t k, DType b_ty
   cuda::gemm(m, n, k, da, db, MatrixOut{c.get(), DType::float32, n});
   cuda::synchronize();
   const std::vector<double> got = download_as_double(c, DType::float32, static_cast<std::size_t>(m * n));
-  std::vector<float> dummy(static_cast<std::size_t>(m * n));
-  const ReferenceResult ref =
-      gemm_reference_values(m, n, k, ha, hb, MatrixOut{dummy.data(), DType::float32, n});
   // Each 128-product partial sum keeps about 14 bits, then fp32 accumulates the k / 128 partials.
   const double u = (128.0 * 0x1p-14 + static_cast<double>(k) * 0x1p-24) / static_cast<double>(k);
+  std::vector<std::int64_t> check_rows = rows;
+  if (check_rows.empty())
+    for (std::int64_t i = 0; i < m; ++i) check_rows.push_back(i);
+  std::vector<float> dummy(static_cast<std::size_t>(n));
   int failures = 0;
-  for (std::int64_t i = 0; i < m * n; ++i) {
-    const double want = ref.value[static_cast<std::size_t>(i)], value = got[static_cast<std::size_t>(i)];
-    const double bound =
-        gemm_error_bound(k, want, ref.magnitude[static_cast<std::size_t>(i)], DType::float32, u);
-    if (!(std::fabs(value - want) <= bound) && failures++ < 5) {
-      INFO("C(" << i / n << ", " << i % n << ") = " << value << ", reference " << want << ", bound "
-                << bound);
-      CHECK(std::fabs(value - want) <= bound);
+  for (const std::int64_t i : check_rows) {
+    // The reference for row i alone: A's row i and its scales, the same B.
+    MatrixIn ra = ha;
+    ra.data = a.host.data() + i * k;
+    ra.group_scale = scale_a.data() + i * groups;
+    const ReferenceResult ref =
+        gemm_reference_values(1, n, k, ra, hb, MatrixOut{dummy.data(), DType::float32, n});
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double want = ref.value[static_cast<std::size_t>(j)],
+                   value = got[static_cast<std::size_t>(i * n + j)];
+      const double bound =
+          gemm_error_bound(k, want, ref.magnitude[static_cast<std::size_t>(j)], DType::float32, u);
+      if (!(std::fabs(value - want) <= bound) && failures++ < 5) {
+        INFO("C(" << i << ", " << j << ") = " << value << ", reference " << want << ", bound " << bound);
+        CHECK(std::fabs(value - want) <= bound);
+      }
     }
   }
   CHECK(failures == 0);
@@ -288,11 +299,26 @@ TEST_CASE("cuda gemm block-scaled fp8 walks more tiles than the GPU has multipro
   // The kernel picks 192- or 256-column tiles by shape; on 132 multiprocessors (H100, H200) the first shape
   // runs 16 x 12 tiles of 128 x 192, where every other tile starts in the middle of a 128-column weight-scale
   // block, and the second 31 x 16 tiles of 128 x 256. Both have partial tiles at the bottom and right, and
-  // the persistent blocks take several tiles each, carrying the stage ring and its phases across tiles. The
-  // tiles run in clusters of two vertically adjacent ones sharing B by multicast: 31 row-tiles leave the
-  // last cluster of each column a second tile wholly below the matrix (as do the one-row-tile shapes above).
+  // the persistent blocks take several tiles each, carrying the stage ring and its phases across tiles.
   run_block_scaled(2000, 2200, 384, DType::float8_e4m3fn, fresh_seed());
   run_block_scaled(3900, 4050, 256, DType::float8_e5m2, fresh_seed());
+}
+
+TEST_CASE("cuda gemm block-scaled fp8 in clusters sharing B by multicast", "[kernels][cuda]") {
+  if (cuda::device_properties().major != 9) return;  // the wgmma path only
+  // An even number of row-tiles and K >= 4096 run in clusters of two CTAs, each loading half of the B tile
+  // both use. The first shape is checked whole. The others run 16 x 12 tiles of 128 x 192 (every other one
+  // starting in the middle of a weight-scale block; K ends in a partial slice after 4-slice runs and two
+  // single slices) and 16 x 16 of 128 x 256, both more cluster tiles than the 66 clusters an H100 runs at
+  // once and partial at the right; two rows of each row-tile are checked.
+  run_block_scaled(256, 384, 4096, DType::float8_e4m3fn, fresh_seed());
+  std::vector<std::int64_t> rows;
+  for (std::int64_t tile = 0; tile < 16; ++tile) {
+    rows.push_back(tile * 128 + tile);
+    rows.push_back(tile * 128 + 127 - tile);
+  }
+  run_block_scaled(2048, 2200, 4300, DType::float8_e4m3fn, fresh_seed(), rows);
+  run_block_scaled(2048, 4050, 4224, DType::float8_e5m2, fresh_seed(), rows);
 }
 
 TEST_CASE("cuda gemm rejects what it cannot run with a message naming the argument", "[kernels][cuda]") {

@@ -11,11 +11,10 @@
 // columns into two alternating sets of fresh registers: a warpgroup issues group n + 1 before it waits for
 // and promotes group n, so its promotion runs under its own next multiply instead of leaving the tensor
 // cores to the other warpgroup (which, working on the same stages, tends to promote at the same moment).
-// Block-scaled tiles run in clusters of two CTAs that share their B tile through TMA multicast (kernel
-// template parameter Cluster), which cuts their traffic from L2 by a third.
+// Large block-scaled GEMMs run in clusters of two CTAs that share their B tile through TMA multicast (kernel
+// template parameter Cluster; scaled_cluster() decides), which cuts their traffic from L2 by a third.
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <type_traits>
 
 #include "cuda_check.hpp"
@@ -155,12 +154,6 @@ struct TileOrder {
 // swapping the accumulators' register parity against the fresh sets' (ptxas re-pairs them); staggering the
 // two warpgroups' drains (slower); visiting 8 or 32 row-tiles per group instead of 16.
 constexpr int kScaleBlock = 128;  // B's scale blocks are 128 x 128 (cuda::gemm checks)
-
-// Block-scaled GEMMs run in clusters of this many CTAs (Cluster below). The GPU is at its power cap, and
-// fetching B once per cluster instead of once per CTA saves enough L2 traffic to raise its throughput 2%
-// (1040 -> 1060 TFLOP/s at 8192^3); clusters of 4 fit only 30 at a time on an H100 (120 of its 132
-// multiprocessors) and ran slower (1007-1015).
-constexpr int kScaledCluster = 2;
 
 // Cluster > 1: the CTAs of a cluster take vertically adjacent tiles, which share their B tile; each CTA
 // loads 1 / Cluster of it and multicasts that into every CTA's shared memory. A stage is then refilled only
@@ -471,21 +464,29 @@ void launch(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap& ma
 }
 
 // The block-scaled tile width for this shape: 192 or 256 columns, whichever takes less time counted as
-// (waves of cluster tiles over the clusters that fit) x (columns per tile). 8192^3 gives 21 waves of
-// 192-column tiles against 16 of 256 (192 wins); 4096^3 gives 6 against 4 (256 wins, measured 990 against
-// 899 TFLOP/s before clusters).
+// (waves of tiles over the multiprocessors) x (columns per tile). 8192^3 gives 21 waves of 192-column tiles
+// against 16 of 256 (192 wins); 4096^3 gives 6 against 4 (256 wins, measured 990 against 899 TFLOP/s).
 int scaled_tile_n(const DeviceGemm& g) {
   int device = 0, multiprocessors = 0;
   check_cuda(cudaGetDevice(&device), "cudaGetDevice");
   check_cuda(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device),
              "cudaDeviceGetAttribute");
-  const std::int64_t clusters = std::max(multiprocessors / kScaledCluster, 1);
   auto cost = [&](std::int64_t bn) {
-    const std::int64_t tiles =
-        ((g.m + kBM - 1) / kBM + kScaledCluster - 1) / kScaledCluster * ((g.n + bn - 1) / bn);
-    return (tiles + clusters - 1) / clusters * bn;
+    const std::int64_t tiles = ((g.m + kBM - 1) / kBM) * ((g.n + bn - 1) / bn);
+    return (tiles + multiprocessors - 1) / multiprocessors * bn;
   };
   return cost(192) <= cost(256) ? 192 : 256;
+}
+
+// Block-scaled GEMMs run in clusters of 2 CTAs sharing B where the row-tiles pair up and K is at least
+// 4096. The GPU is at its power cap, and the L2 traffic saved raised the rate 1-2.5% at K = 4096 to 16384
+// (8192^3: 1017 -> 1034 TFLOP/s in one run); at K = 2048 (16 slices per tile) it cost 3% (950 -> 919 at
+// 8192 x 8192 x 2048), and an odd row-tile count leaves a tile of every column's last cluster idle (with a
+// single row-tile, half the CTAs: 522 -> 454 at 128 x 16384 x 4096). Clusters of 4 fit only 30 at a time on
+// an H100 (120 of its 132 multiprocessors) and ran slower (1007-1015 against 1060-1065 at 8192^3).
+int scaled_cluster(const DeviceGemm& g) {
+  const std::int64_t tiles_m = (g.m + kBM - 1) / kBM;
+  return tiles_m % 2 == 0 && g.k >= 4096 ? 2 : 1;
 }
 
 template <class Ops>
@@ -493,10 +494,18 @@ void launch_for(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap
   if (is_block_scaled(g)) {  // fp8 only (cuda::gemm checks)
     if constexpr (!std::is_same_v<Ops, AbBf16> && !std::is_same_v<Ops, AbF16> &&
                   !std::is_same_v<Ops, AbS8S8>) {
-      if (scaled_tile_n(g) == 192)
-        launch<Ops, 192, true, 96, 4, kScaledCluster>(g, map_a, map_b, sms);
-      else
-        launch<Ops, 256, true, 64, 1, kScaledCluster>(g, map_a, map_b, sms);
+      const bool narrow = scaled_tile_n(g) == 192;
+      if (scaled_cluster(g) == 2) {
+        if (narrow)
+          launch<Ops, 192, true, 96, 4, 2>(g, map_a, map_b, sms);
+        else
+          launch<Ops, 256, true, 64, 1, 2>(g, map_a, map_b, sms);
+      } else {
+        if (narrow)
+          launch<Ops, 192, true, 96, 4, 1>(g, map_a, map_b, sms);
+        else
+          launch<Ops, 256, true, 64, 1, 1>(g, map_a, map_b, sms);
+      }
     }
   } else {
     launch<Ops, 256, false>(g, map_a, map_b, sms);
@@ -507,7 +516,7 @@ void launch_for(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap
 
 WgmmaBoxes wgmma_boxes(const DeviceGemm& g) {
   if (!is_block_scaled(g)) return {kSliceBytes / operand_bytes(g.operands), kBM, 256};
-  return {kSliceBytes / operand_bytes(g.operands), kBM, scaled_tile_n(g) / kScaledCluster};
+  return {kSliceBytes / operand_bytes(g.operands), kBM, scaled_tile_n(g) / scaled_cluster(g)};
 }
 
 void launch_gemm_wgmma(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap& map_b,
