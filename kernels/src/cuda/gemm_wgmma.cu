@@ -147,12 +147,11 @@ struct TileOrder {
 // What limits it (issue 8, measured on an H100 at 8192^3): the promotion's FFMAs. With the tensor cores' work
 // unchanged and one FFMA per group instead of 48, the kernel ran at 1240 TFLOP/s instead of 1040, and
 // Nsight Compute puts the tensor pipe at 74% of cycles against 90% for the per-tensor kernel, at the same
-// (power-capped, about 1.34 GHz) clock. Not the bottleneck, each measured no faster: A from registers
-// (ldmatrix once per slice, register-A wgmma: 20% fewer shared-memory reads, 1011-1019 against 1031); a
-// third register set, so two groups run during each promotion (groups of 64: 995-1000 against 1001-1003 with
-// two sets); one 192-column group per slice promoted after a full wait (DeepGEMM's order, 1022-1036);
-// swapping the accumulators' register parity against the fresh sets' (ptxas re-pairs them); staggering the
-// two warpgroups' drains (slower); visiting 8 or 32 row-tiles per group instead of 16.
+// (power-capped, about 1.34 GHz) clock. Each measured no faster (bench/RESULTS.md has the numbers): A from
+// registers (ldmatrix once per slice and register-A wgmma, a fifth fewer shared-memory reads); a third
+// register set, so two groups run during each promotion; one 192-column group per slice promoted after a
+// full wait (DeepGEMM's order); the accumulators' register parity swapped against the fresh sets' (ptxas
+// re-pairs them); staggered drains of the two warpgroups; 8 or 32 row-tiles per raster group.
 constexpr int kScaleBlock = 128;  // B's scale blocks are 128 x 128 (cuda::gemm checks)
 
 // Cluster > 1: the CTAs of a cluster take vertically adjacent tiles, which share their B tile; each CTA
@@ -479,11 +478,12 @@ int scaled_tile_n(const DeviceGemm& g) {
 }
 
 // Block-scaled GEMMs run in clusters of 2 CTAs sharing B where the row-tiles pair up and K is at least
-// 4096. The GPU is at its power cap, and the L2 traffic saved raised the rate 1-2.5% at K = 4096 to 16384
-// (8192^3: 1017 -> 1034 TFLOP/s in one run); at K = 2048 (16 slices per tile) it cost 3% (950 -> 919 at
-// 8192 x 8192 x 2048), and an odd row-tile count leaves a tile of every column's last cluster idle (with a
-// single row-tile, half the CTAs: 522 -> 454 at 128 x 16384 x 4096). Clusters of 4 fit only 30 at a time on
-// an H100 (120 of its 132 multiprocessors) and ran slower (1007-1015 against 1060-1065 at 8192^3).
+// 4096. The GPU is at its power cap, and the L2 traffic saved raised the rate 0.2-3.7% at K = 4096 to
+// 16384 (8192^3: 1030 -> 1051 TFLOP/s); in an earlier run, at K = 2048 (16 slices per tile) it cost 3%
+// (950 -> 919 at 8192 x 8192 x 2048), and an odd row-tile count leaves a tile of every column's last cluster
+// idle (with a single row-tile, half the CTAs: 522 -> 454 at 128 x 16384 x 4096). Clusters of 4 fit only 30
+// at a time on an H100 (120 of its 132 multiprocessors) and ran slower (1007-1015 against 1060-1065 at
+// 8192^3).
 int scaled_cluster(const DeviceGemm& g) {
   const std::int64_t tiles_m = (g.m + kBM - 1) / kBM;
   return tiles_m % 2 == 0 && g.k >= 4096 ? 2 : 1;
