@@ -495,17 +495,17 @@ void launch_for(const DeviceGemm& g, const CUtensorMap& map_a, const CUtensorMap
     if constexpr (!std::is_same_v<Ops, AbBf16> && !std::is_same_v<Ops, AbF16> &&
                   !std::is_same_v<Ops, AbS8S8>) {
       const bool narrow = scaled_tile_n(g) == 192;
-      if (scaled_cluster(g) == 2) {
+      auto with_cluster = [&](auto cluster) {
+        constexpr int kCluster = decltype(cluster)::value;
         if (narrow)
-          launch<Ops, 192, true, 96, 4, 2>(g, map_a, map_b, sms);
+          launch<Ops, 192, true, 96, 4, kCluster>(g, map_a, map_b, sms);
         else
-          launch<Ops, 256, true, 64, 1, 2>(g, map_a, map_b, sms);
-      } else {
-        if (narrow)
-          launch<Ops, 192, true, 96, 4, 1>(g, map_a, map_b, sms);
-        else
-          launch<Ops, 256, true, 64, 1, 1>(g, map_a, map_b, sms);
-      }
+          launch<Ops, 256, true, 64, 1, kCluster>(g, map_a, map_b, sms);
+      };
+      if (scaled_cluster(g) == 2)
+        with_cluster(std::integral_constant<int, 2>{});
+      else
+        with_cluster(std::integral_constant<int, 1>{});
     }
   } else {
     launch<Ops, 256, false>(g, map_a, map_b, sms);
