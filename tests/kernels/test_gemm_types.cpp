@@ -58,8 +58,10 @@ struct Shape {
   std::int64_t m, n, k;
 };
 
-const Shape kShapes[] = {{1, 1, 1},      {7, 33, 1},    {33, 7, 3},     {15, 33, 65},  {29, 47, 257},
-                         {1, 100, 1000}, {64, 10, 256}, {130, 140, 70}, {40, 1000, 5}, {345, 33, 1025}};
+// {9, 40, 4301}: k past every kernel's k block (2048 for the AVX-512 ones), so C is added to between blocks.
+const Shape kShapes[] = {{1, 1, 1},     {7, 33, 1},      {33, 7, 3},    {15, 33, 65},
+                         {29, 47, 257}, {1, 100, 1000},  {64, 10, 256}, {130, 140, 70},
+                         {40, 1000, 5}, {345, 33, 1025}, {9, 40, 4301}};
 
 // Runs gemm and the reference on one problem; exact or bounded comparison of every element of C.
 void check_gemm(DType ta_type, DType tb_type, DType c_type, const Shape& s, Transpose ta, Transpose tb,

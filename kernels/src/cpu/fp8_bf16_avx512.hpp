@@ -1,9 +1,10 @@
-// fp8 (e4m3fn, e5m2) codes to their exact bf16 codes, 32 at a time with AVX-512BW, for the AMX packers
-// (pack_raw.hpp). The scalar packers look each byte up in a 256-entry table (bf16_read.hpp); here the
-// table's first 128 entries (the non-negative codes) sit in four registers and two 64-entry word permutes
-// (vpermt2w) pick from them, bit 6 choosing between the two results; the sign bit is then moved into place,
-// since bf16(-x) is bf16(x) with the sign set for every code, NaNs included (checked when the table is
-// built). Only the AMX kernels call these, and every AMX CPU has AVX-512BW.
+// fp8 (e4m3fn, e5m2) codes to their exact bf16 codes, 32 at a time with AVX-512BW, for the packers of the
+// AMX and AVX512_BF16 kernels (pack_raw.hpp). The scalar packers look each byte up in a 256-entry table
+// (bf16_read.hpp); here the table's first 128 entries (the non-negative codes) sit in four registers and two
+// 64-entry word permutes (vpermt2w) pick from them, bit 6 choosing between the two results; the sign bit is
+// then moved into place, since bf16(-x) is bf16(x) with the sign set for every code, NaNs included (checked
+// when the table is built). Only the AMX and AVX512_BF16 kernels call these, and every CPU with either has
+// AVX-512BW.
 #pragma once
 
 #include <immintrin.h>
@@ -70,6 +71,14 @@ LOWBIT_AVX512BW_TARGET inline void pack_a_row_fp8(const std::uint8_t* src, std::
   const Fp8Bf16Registers r = load_fp8_bf16(t);
   for (std::int64_t s = 0; s < chunks; ++s)
     _mm512_storeu_si512(dst + s * 512, fp8_to_bf16_x32(src + 32 * s, r));
+}
+
+// One row's first `chunks` x 32 codes (from `src`) into 16 x `chunks` consecutive pair words at dst.
+LOWBIT_AVX512BW_TARGET inline void decode_row_fp8(const std::uint8_t* src, std::int64_t chunks,
+                                                  std::uint32_t* dst, const Fp8Bf16Table& t) {
+  const Fp8Bf16Registers r = load_fp8_bf16(t);
+  for (std::int64_t s = 0; s < chunks; ++s)
+    _mm512_storeu_si512(dst + s * 16, fp8_to_bf16_x32(src + 32 * s, r));
 }
 
 // Row-major B for AMX: `pairs` pairs of rows (row0 + 2g and the row after, `ld` bytes apart), 32 columns

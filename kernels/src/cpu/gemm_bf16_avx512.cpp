@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "cpu/bf16_read.hpp"
+#include "cpu/pack_raw.hpp"
 #include "cpu/packed_driver.hpp"
 #include "cpu/problem.hpp"
 #include "lowbit/formats/dtype.hpp"
@@ -24,7 +24,7 @@ namespace {
 struct Bf16Kernel {
   using Acc = float;
   static constexpr std::int64_t kMR = 14, kNR = 32, kKGroup = 2;
-  static constexpr std::int64_t kKC = 512;      // 256 pairs: a 32 KiB B panel in the 48 KiB L1
+  static constexpr std::int64_t kKC = 2048;     // one pass over K up to 2048: C is written once (see tile)
   static constexpr std::int64_t kMCTiles = 24;  // 336 rows: a 336 KiB A block in the 2 MiB L2
   static constexpr std::int64_t kNC = 2048;
   static std::int64_t groups(std::int64_t kc) { return (kc + kKGroup - 1) / kKGroup; }
@@ -33,20 +33,19 @@ struct Bf16Kernel {
 
   static void pack_a(const GemmProblem& p, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
                      std::uint32_t* out) {
-    with_bf16_reader(p.a.type, [&](auto read) {
-      pack_a_words<kMR, kKGroup, std::uint16_t>(p.a, i0, mc, p0, kc, out, std::uint16_t{0}, read);
-    });
+    if (p.a.type == DType::bfloat16) return pack_a_rows_raw<kMR, std::uint16_t>(p.a, i0, mc, p0, kc, out);
+    pack_a_rows_fp8<kMR>(p.a, i0, mc, p0, kc, out);
   }
   static void pack_b(const GemmProblem& p, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
                      std::uint32_t* out) {
-    with_bf16_reader(p.b.type, [&](auto read) {
-      pack_b_words<kNR, kKGroup, std::uint16_t>(p.b, p0, kc, j0, nc, out, std::uint16_t{0}, read);
-    });
+    if (p.b.type == DType::bfloat16) return pack_b_raw<std::uint16_t>(p.b, p0, kc, j0, nc, out, groups(kc));
+    pack_b_fp8(p.b, p0, kc, j0, nc, out, groups(kc));
   }
 
   LOWBIT_BF16_TARGET static void tile(std::int64_t groups, const std::uint32_t* a, const std::uint32_t* b,
                                       float* c, std::int64_t ldc, float alpha, float beta, int mr, int nr) {
     __m512 c0[kMR], c1[kMR];
+    if (beta != 0.0f) prefetch_tile(c, ldc, mr);
 #pragma GCC unroll 16
     for (int r = 0; r < kMR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
     for (std::int64_t q = 0; q < groups; ++q) {

