@@ -99,8 +99,10 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a, con
     cpu::gemm_int_portable(p);
   } else if (g_path_limit != CpuPath::portable && cpu::gemv_w4_applies(p)) {
     cpu::gemv_w4_avx512(p);
-  } else if (amx && cpu::gemm_w4_amx_applies(p)) {
+  } else if (amx && cpu::gemm_w4_applies(p)) {
     cpu::gemm_w4_amx(p);
+  } else if (avx512_bf16 && cpu::gemm_w4_applies(p)) {
+    cpu::gemm_w4_avx512(p);
   } else {
     cpu::gemm_widen_f32(p);
   }

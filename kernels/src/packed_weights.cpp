@@ -106,10 +106,16 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a, con
   const bool amx_activations =
       a.group_size == 0 &&
       (a.type == DType::bfloat16 || a.type == DType::float8_e4m3fn || a.type == DType::float8_e5m2);
-  if (k > 0 && amx_activations && cpu_path_limit() == CpuPath::best && cpu::cpu_has_amx()) {
+  const bool amx = cpu_path_limit() == CpuPath::best && cpu::cpu_has_amx();
+  const bool avx512_bf16 = cpu_path_limit() != CpuPath::portable && cpu::cpu_has_avx512_bf16();
+  if (k > 0 && amx_activations && (amx || avx512_bf16)) {
     cpu::GemmProblem p{m, n, k, a, MatrixIn{}, c, epilogue, num_threads()};
     p.packed_b = &b;
-    cpu::gemm_w4_packed_amx(p);
+    if (amx) {
+      cpu::gemm_w4_packed_amx(p);
+    } else {
+      cpu::gemm_w4_packed_avx512(p);
+    }
     return;
   }
   std::vector<std::uint8_t> codes;

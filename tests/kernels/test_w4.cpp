@@ -44,9 +44,9 @@ void check_w4(const W4Case& s, Transpose tb, std::mt19937& rng, bool packed = fa
     const float v = normal(rng);
     if (s.a_type == DType::float32) {
       a[i] = std::bit_cast<std::uint32_t>(v);
-    } else if (s.a_type == DType::float8_e4m3fn) {
-      reinterpret_cast<std::uint8_t*>(a.data())[i] = static_cast<std::uint8_t>(convert(
-          dtype_format(DType::float32), dtype_format(DType::float8_e4m3fn), std::bit_cast<std::uint32_t>(v)));
+    } else if (s.a_type == DType::float8_e4m3fn || s.a_type == DType::float8_e5m2) {
+      reinterpret_cast<std::uint8_t*>(a.data())[i] = static_cast<std::uint8_t>(
+          convert(dtype_format(DType::float32), dtype_format(s.a_type), std::bit_cast<std::uint32_t>(v)));
     } else {
       const auto code = static_cast<std::uint16_t>(convert(
           dtype_format(DType::float32), dtype_format(DType::bfloat16), std::bit_cast<std::uint32_t>(v)));
@@ -70,11 +70,12 @@ void check_w4(const W4Case& s, Transpose tb, std::mt19937& rng, bool packed = fa
 
 TEST_CASE("int4 weight-only gemm with group scales and zero points stays within the bound", "[kernels]") {
   std::mt19937 rng(20);
-  const CpuPath path = GENERATE(CpuPath::best, CpuPath::portable);
+  // best: AMX where the CPU has it; avx512: the AVX512_BF16 kernel (M > 8) and the GEMV; portable: widening.
+  const CpuPath path = GENERATE(CpuPath::best, CpuPath::avx512, CpuPath::portable);
   set_cpu_path_limit(path);
   for (const std::int32_t group : {32, 64, 128}) {
     for (const bool zp : {false, true}) {
-      for (const DType at : {DType::bfloat16, DType::float32}) {
+      for (const DType at : {DType::bfloat16, DType::float8_e5m2, DType::float32}) {
         for (const W4Case& s : {W4Case{1, 1, 128, group, zp, at}, W4Case{1, 100, 512, group, zp, at},
                                 W4Case{3, 33, 256, group, zp, at}, W4Case{8, 70, 384, group, zp, at},
                                 W4Case{9, 40, 256, group, zp, at}, W4Case{2, 17, 96, group, zp, at},
@@ -92,9 +93,10 @@ TEST_CASE("int4 weight-only gemm with group scales and zero points stays within 
 TEST_CASE("gemm on pre-packed int4 weights stays within the bound of the weights it was packed from",
           "[kernels]") {
   std::mt19937 rng(21);
-  // best: AMX unpacks the packed codes (bf16 / fp8 activations); portable: the weights unpacked into a
-  // temporary and the plain gemm. fp32 activations take that second way on every path.
-  const CpuPath path = GENERATE(CpuPath::best, CpuPath::portable);
+  // best: AMX unpacks the packed codes (bf16 / fp8 activations), avx512: the AVX512_BF16 kernel does (both
+  // where the CPU lacks AMX); portable: the weights unpacked into a temporary and the plain gemm. fp32
+  // activations take that last way on every path.
+  const CpuPath path = GENERATE(CpuPath::best, CpuPath::avx512, CpuPath::portable);
   set_cpu_path_limit(path);
   for (const std::int32_t group : {32, 128, 1024}) {
     for (const bool zp : {false, true}) {

@@ -94,21 +94,25 @@ void pack_b_raw(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std::int64_
 // A panels of kMR rows for the AVX-512 register-tile kernels (pack_a_words' layout: for each word of k, one
 // word per row). With A not transposed a row's words are kPer consecutive elements, so whole words are
 // copied, row by row into the panel's stride, instead of element by element; `flip` as in pack_b_raw.
-// Transposed A and partial panels go through pack_a_words.
+// Transposed A and partial panels go through pack_a_words. `words` per row (default ceil(kc / kPer); more
+// pads with zero words), panels `panel_words` apart (default words * kMR).
 template <int kMR, class Elem>
 void pack_a_rows_raw(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
-                     std::uint32_t* out, Elem flip = 0) {
+                     std::uint32_t* out, Elem flip = 0, std::int64_t words = 0,
+                     std::int64_t panel_words = 0) {
   constexpr std::int64_t kPer = 4 / sizeof(Elem);
   auto read = [flip](const void* d, std::int64_t i) {
     return static_cast<Elem>(static_cast<const Elem*>(d)[i] ^ flip);
   };
-  const std::int64_t groups = (kc + kPer - 1) / kPer, full_groups = kc / kPer;
+  const std::int64_t full_groups = kc / kPer;
+  if (words == 0) words = (kc + kPer - 1) / kPer;
+  if (panel_words == 0) panel_words = words * kMR;
   const std::uint32_t word_flip = flip * (sizeof(Elem) == 1 ? 0x01010101u : 0x00010001u);
   const auto* data = static_cast<const Elem*>(a.data);
   for (std::int64_t q = 0; q < mc; q += kMR) {
     if (a.transpose == Transpose::yes || q + kMR > mc) {
       pack_a_words<kMR, kPer, Elem>(a, i0 + q, std::min<std::int64_t>(kMR, mc - q), p0, kc, out, Elem{0},
-                                    read);
+                                    read, words, panel_words);
     } else {
       for (std::int64_t r = 0; r < kMR; ++r) {
         const Elem* src = data + (i0 + q + r) * a.ld + p0;
@@ -117,16 +121,15 @@ void pack_a_rows_raw(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::i
           std::memcpy(&word, src + g * kPer, 4);
           out[g * kMR + r] = word ^ word_flip;
         }
-        if (full_groups < groups) {  // the last partial word of k
+        for (std::int64_t g = full_groups; g < words; ++g) {  // the last partial word of k, then zeros
           std::uint32_t word = 0;
-          for (std::int64_t t = 0; t < kc - full_groups * kPer; ++t)
-            word |= std::uint32_t{static_cast<Elem>(src[full_groups * kPer + t] ^ flip)}
-                    << (8 * sizeof(Elem) * t);
-          out[full_groups * kMR + r] = word;
+          for (std::int64_t t = 0; t < kPer && g * kPer + t < kc; ++t)
+            word |= std::uint32_t{static_cast<Elem>(src[g * kPer + t] ^ flip)} << (8 * sizeof(Elem) * t);
+          out[g * kMR + r] = word;
         }
       }
     }
-    out += groups * kMR;
+    out += panel_words;
   }
 }
 
@@ -134,33 +137,35 @@ void pack_a_rows_raw(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::i
 // (fp8_bf16_avx512.hpp) into a row buffer, then copied word by word into the panel's stride.
 template <int kMR>
 void pack_a_rows_fp8(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
-                     std::uint32_t* out) {
+                     std::uint32_t* out, std::int64_t words = 0, std::int64_t panel_words = 0) {
   const std::uint16_t* table = table_for(a.type).data();
   const Fp8Bf16Table& vector_table = fp8_bf16_table_for(a.type);
   auto read = [table](const void* d, std::int64_t i) {
     return table[static_cast<const std::uint8_t*>(d)[i]];
   };
-  const std::int64_t groups = (kc + 1) / 2, chunks = kc / 32;
+  const std::int64_t chunks = kc / 32;
+  if (words == 0) words = (kc + 1) / 2;
+  if (panel_words == 0) panel_words = words * kMR;
   thread_local std::vector<std::uint32_t> row;
-  row.resize(static_cast<std::size_t>(groups + 16));
+  row.resize(static_cast<std::size_t>(words + 16));
   const auto* data = static_cast<const std::uint8_t*>(a.data);
   for (std::int64_t q = 0; q < mc; q += kMR) {
     if (a.transpose == Transpose::yes || q + kMR > mc) {
       pack_a_words<kMR, 2, std::uint16_t>(a, i0 + q, std::min<std::int64_t>(kMR, mc - q), p0, kc, out,
-                                          std::uint16_t{0}, read);
+                                          std::uint16_t{0}, read, words, panel_words);
     } else {
       for (std::int64_t r = 0; r < kMR; ++r) {
         const std::uint8_t* src = data + (i0 + q + r) * a.ld + p0;
         decode_row_fp8(src, chunks, row.data(), vector_table);  // words [0, 16 * chunks)
-        for (std::int64_t g = 16 * chunks; g < groups; ++g) {
+        for (std::int64_t g = 16 * chunks; g < words; ++g) {    // the tail of k, then zeros
           const std::int64_t p = 2 * g;
           row[static_cast<std::size_t>(g)] =
-              table[src[p]] | (p + 1 < kc ? std::uint32_t{table[src[p + 1]]} << 16 : 0);
+              (p < kc ? table[src[p]] : 0u) | (p + 1 < kc ? std::uint32_t{table[src[p + 1]]} << 16 : 0u);
         }
-        for (std::int64_t g = 0; g < groups; ++g) out[g * kMR + r] = row[static_cast<std::size_t>(g)];
+        for (std::int64_t g = 0; g < words; ++g) out[g * kMR + r] = row[static_cast<std::size_t>(g)];
       }
     }
-    out += groups * kMR;
+    out += panel_words;
   }
 }
 

@@ -105,12 +105,15 @@ inline std::int64_t operand_index(const MatrixIn& x, std::int64_t row, std::int6
 }
 
 // Packs op(A)[i0 .. i0+mc) x [p0 .. p0+kc) into panels of kMR rows; each panel holds, for every group of
-// kKGroup k's, kMR words (one per row). Elements past kc and rows past mc are `zero`.
+// kKGroup k's, kMR words (one per row). Elements past kc and rows past mc are `zero`. `groups` words per row
+// (default ceil(kc / kKGroup); more pads with `zero`), panels `panel_words` apart (default groups * kMR).
 template <int kMR, int kKGroup, class Elem, class Read>
 void pack_a_words(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
-                  std::uint32_t* out, Elem zero, Read read) {
+                  std::uint32_t* out, Elem zero, Read read, std::int64_t groups = 0,
+                  std::int64_t panel_words = 0) {
   constexpr int kBits = 32 / kKGroup;
-  const std::int64_t groups = (kc + kKGroup - 1) / kKGroup;
+  if (groups == 0) groups = (kc + kKGroup - 1) / kKGroup;
+  if (panel_words == 0) panel_words = groups * kMR;
   for (std::int64_t q = 0; q < mc; q += kMR) {
     for (std::int64_t r = 0; r < kMR; ++r) {
       const std::int64_t i = i0 + q + r;
@@ -124,7 +127,7 @@ void pack_a_words(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::int6
         out[gi * kMR + r] = word;
       }
     }
-    out += groups * kMR;
+    out += panel_words;
   }
 }
 

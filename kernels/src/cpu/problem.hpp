@@ -47,11 +47,14 @@ void gemm_widen_f32(const GemmProblem& p);     // any float inputs: widen to fp3
 // <= 8.
 bool gemv_w4_applies(const GemmProblem& p);
 void gemv_w4_avx512(const GemmProblem& p);
-// int4 weights with group scales (group a multiple of 32 dividing 1024) times bf16/fp8 activations, any m.
-bool gemm_w4_amx_applies(const GemmProblem& p);
+// int4 weights with group scales (group a multiple of 32 dividing 1024) times bf16/fp8 activations, any m:
+// on AMX tiles, or on AVX512_BF16.
+bool gemm_w4_applies(const GemmProblem& p);
 void gemm_w4_amx(const GemmProblem& p);
+void gemm_w4_avx512(const GemmProblem& p);
 // The same with B pre-packed (p.packed_b) and A bf16 or fp8, any m.
 void gemm_w4_packed_amx(const GemmProblem& p);
+void gemm_w4_packed_avx512(const GemmProblem& p);
 
 // Splits [0, extent) into `count` ranges of whole `unit`s; returns range t.
 inline void split_range(std::int64_t extent, std::int64_t unit, std::int64_t t, std::int64_t count,
