@@ -6,6 +6,7 @@
 // The two threads split N.
 #include <immintrin.h>
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -13,6 +14,7 @@
 
 #include "cpu/problem.hpp"
 #include "cpu/thread_pool.hpp"
+#include "lowbit/kernels/cpu_path.hpp"
 
 namespace lowbit::kernels::cpu {
 
@@ -70,6 +72,62 @@ LOWBIT_W4_TARGET void w4_rows_dot(const float* a, const std::uint8_t* const* w, 
   for (int r = 0; r < kRows; ++r) out[r] = _mm512_reduce_add_ps(total[r]) - offset[r];
 }
 
+#define LOWBIT_W4_BF16_TARGET __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl,avx512dq")))
+
+// The same for bf16 activations on AVX512_BF16 (k and group multiples of 64), at half the vector operations
+// per weight, which is what a Zen 4 core is short of here (its 512-bit operations take two passes): 32
+// bytes widen to 32 words, each word's low 5 bits index a 32-entry table of the exact bf16 of the low
+// nibble's q (entries i and i + 16 alike), the word shifted right by 4 indexes the high nibble's, and each
+// of the two vectors of 32 bf16 weights goes into one vdpbf16ps (16 lanes x 2 products). Lane l of the
+// low-nibble vector holds the weights of k = 4l and 4l + 2 (bytes 2l and 2l + 1), of the high-nibble vector
+// 4l + 1 and 4l + 3, so `a` is the activation row as bf16 pairs in that order per 64 (gemv_w4_avx512).
+// Products of bf16 activations and small integers are exact in fp32; vdpbf16ps treats subnormal inputs as
+// zero, as the bf16 GEMM kernel does.
+template <int kRows>
+LOWBIT_W4_BF16_TARGET void w4_rows_dot_bf16(const std::uint16_t* a, const std::uint8_t* const* w,
+                                            const float* const* scale, const std::int8_t* const* zero,
+                                            const float* group_sum, std::int64_t k, std::int64_t group,
+                                            std::int64_t prefetch_ahead, float* out) {
+  static const auto table = [] {
+    std::array<std::uint16_t, 32> t{};
+    for (int i = 0; i < 32; ++i) {
+      const float v = static_cast<float>((i & 15) < 8 ? (i & 15) : (i & 15) - 16);
+      std::uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      t[static_cast<std::size_t>(i)] = static_cast<std::uint16_t>(bits >> 16);  // exact: small integers
+    }
+    return t;
+  }();
+  const __m512i code_value = _mm512_loadu_si512(table.data());
+  __m512 total[kRows];
+  float offset[kRows] = {};
+  for (int r = 0; r < kRows; ++r) total[r] = _mm512_setzero_ps();
+  for (std::int64_t g0 = 0, gi = 0; g0 < k; g0 += group, ++gi) {
+    __m512 acc0[kRows], acc1[kRows];
+    for (int r = 0; r < kRows; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+    for (std::int64_t p = g0; p < g0 + group; p += 64) {
+      const __m512bh a_low = (__m512bh)_mm512_loadu_si512(a + p),
+                     a_high = (__m512bh)_mm512_loadu_si512(a + p + 32);
+      for (int r = 0; r < kRows; ++r) {
+        if (p % 128 == 0)
+          _mm_prefetch(reinterpret_cast<const char*>(w[r] + p / 2 + prefetch_ahead), _MM_HINT_T0);
+        const __m512i x =
+            _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r] + p / 2)));
+        const __m512bh low = (__m512bh)_mm512_permutexvar_epi16(x, code_value);
+        const __m512bh high = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(x, 4), code_value);
+        acc0[r] = _mm512_dpbf16_ps(acc0[r], low, a_low);
+        acc1[r] = _mm512_dpbf16_ps(acc1[r], high, a_high);
+      }
+    }
+    for (int r = 0; r < kRows; ++r) {
+      const float s = scale[r][gi];
+      total[r] = _mm512_fmadd_ps(_mm512_add_ps(acc0[r], acc1[r]), _mm512_set1_ps(s), total[r]);
+      if (zero[r]) offset[r] += s * static_cast<float>(zero[r][gi]) * group_sum[gi];
+    }
+  }
+  for (int r = 0; r < kRows; ++r) out[r] = _mm512_reduce_add_ps(total[r]) - offset[r];
+}
+
 #pragma GCC diagnostic pop
 
 // Weight rows per call of w4_rows_dot: the activation loads are shared among them.
@@ -91,6 +149,10 @@ void gemv_w4_avx512(const GemmProblem& p) {
   std::vector<float> a(static_cast<std::size_t>(p.k)), a_perm(a.size()),
       group_sum(static_cast<std::size_t>(groups));
   const auto* w = static_cast<const std::uint8_t*>(p.b.data);
+  // bf16 activations, row-major, groups of 64: the AVX512_BF16 dot products.
+  const bool bf16_pairs = p.a.type == DType::bfloat16 && p.a.transpose == Transpose::no &&
+                          p.b.group_size % 64 == 0 && cpu_has_avx512_bf16();
+  std::vector<std::uint16_t> a_pairs(bf16_pairs ? a.size() : 0);
   for (std::int64_t i = 0; i < p.m; ++i) {
     for (std::int64_t q = 0; q < p.k; ++q) {  // op(A) row i as fp32 (bf16 widens exactly)
       const std::int64_t idx = p.a.transpose == Transpose::yes ? q * p.a.ld + i : i * p.a.ld + q;
@@ -106,11 +168,23 @@ void gemv_w4_avx512(const GemmProblem& p) {
       for (std::int64_t q = 0; q < p.b.group_size; ++q) sum += a[g * p.b.group_size + q];
       group_sum[g] = sum;
     }
-    // De-interleave each block of 32: the even k first, then the odd k (the nibble order in w4_rows_dot).
-    for (std::int64_t q0 = 0; q0 < p.k; q0 += 32) {
-      for (int l = 0; l < 16; ++l) {
-        a_perm[q0 + l] = a[q0 + 2 * l];
-        a_perm[q0 + 16 + l] = a[q0 + 2 * l + 1];
+    if (bf16_pairs) {  // per 64: (a[4l], a[4l + 2]) for l < 16, then (a[4l + 1], a[4l + 3])
+      const auto* a_bf16 = static_cast<const std::uint16_t*>(p.a.data);
+      for (std::int64_t q0 = 0; q0 < p.k; q0 += 64) {
+        for (int l = 0; l < 16; ++l) {
+          for (int h = 0; h < 2; ++h) {
+            const std::int64_t q = q0 + 4 * l + h;
+            a_pairs[q0 + 32 * h + 2 * l] = a_bf16[i * p.a.ld + q];
+            a_pairs[q0 + 32 * h + 2 * l + 1] = a_bf16[i * p.a.ld + q + 2];
+          }
+        }
+      }
+    } else {  // de-interleave each block of 32: the even k first, then the odd k (w4_rows_dot's order)
+      for (std::int64_t q0 = 0; q0 < p.k; q0 += 32) {
+        for (int l = 0; l < 16; ++l) {
+          a_perm[q0 + l] = a[q0 + 2 * l];
+          a_perm[q0 + 16 + l] = a[q0 + 2 * l + 1];
+        }
       }
     }
     const int threads = p.n * p.k < (1 << 18) ? 1 : p.threads;
@@ -126,8 +200,13 @@ void gemv_w4_avx512(const GemmProblem& p) {
         sr[r] = p.b.group_scale + (j + r) * groups;
         zr[r] = p.b.group_zero ? p.b.group_zero + (j + r) * zstride : nullptr;
       }
-      w4_rows_dot<kRows>(a_perm.data(), wr, sr, zr, group_sum.data(), p.k, p.b.group_size, kRows * p.b.ld / 2,
-                         &acc[i * p.n + j]);
+      if (bf16_pairs) {
+        w4_rows_dot_bf16<kRows>(a_pairs.data(), wr, sr, zr, group_sum.data(), p.k, p.b.group_size,
+                                kRows * p.b.ld / 2, &acc[i * p.n + j]);
+      } else {
+        w4_rows_dot<kRows>(a_perm.data(), wr, sr, zr, group_sum.data(), p.k, p.b.group_size,
+                           kRows * p.b.ld / 2, &acc[i * p.n + j]);
+      }
     };
     run_parallel(threads, [&](int t, int count) {
       for (std::int64_t q = passes * t / count; q < passes * (t + 1) / count; ++q) {
