@@ -13,6 +13,7 @@
 #include "cpu/pack_raw.hpp"
 #include "cpu/packed_driver.hpp"
 #include "cpu/problem.hpp"
+#include "cpu/thread_pool.hpp"
 
 namespace lowbit::kernels::cpu {
 
@@ -41,9 +42,12 @@ struct S8Kernel {
     pack_b_raw<std::uint8_t>(p.b, p0, kc, j0, nc, out, groups(kc), flip);
   }
 
-  // out = acc (beta == 0) or out + acc (otherwise); alpha is applied in the epilogue.
+  // out = acc (beta == 0) or out + acc (otherwise), plus row_add[r] + col_add[j] where given (the offset
+  // corrections, on the last k block); alpha is applied in the epilogue.
+  static constexpr bool kTakesAdds = true;
   LOWBIT_VNNI_TARGET static void tile(std::int64_t groups, const std::uint32_t* a, const std::uint32_t* b,
-                                      std::int32_t* c, std::int64_t ldc, float, float beta, int mr, int nr) {
+                                      std::int32_t* c, std::int64_t ldc, float, float beta, int mr, int nr,
+                                      const std::int32_t* row_add, const std::int32_t* col_add) {
     __m512i c0[kMR], c1[kMR];
     if (beta != 0.0f) prefetch_tile(c, ldc, mr);
 #pragma GCC unroll 16
@@ -69,9 +73,13 @@ struct S8Kernel {
     }
     const __mmask16 m0 = nr >= 16 ? 0xffff : static_cast<__mmask16>((1u << nr) - 1);
     const __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : static_cast<__mmask16>((1u << (nr - 16)) - 1);
+    const __m512i add0 = col_add ? _mm512_maskz_loadu_epi32(m0, col_add) : _mm512_setzero_si512();
+    const __m512i add1 = col_add ? _mm512_maskz_loadu_epi32(m1, col_add + 16) : _mm512_setzero_si512();
     for (int r = 0; r < mr; ++r) {
       std::int32_t* row = c + r * ldc;
-      __m512i v0 = _mm512_load_si512(acc[r]), v1 = _mm512_load_si512(acc[r] + 16);
+      const __m512i add = row_add ? _mm512_set1_epi32(row_add[r]) : _mm512_setzero_si512();
+      __m512i v0 = _mm512_add_epi32(_mm512_load_si512(acc[r]), _mm512_add_epi32(add0, add));
+      __m512i v1 = _mm512_add_epi32(_mm512_load_si512(acc[r] + 16), _mm512_add_epi32(add1, add));
       if (beta != 0.0f) {
         v0 = _mm512_add_epi32(v0, _mm512_maskz_loadu_epi32(m0, row));
         v1 = _mm512_add_epi32(v1, _mm512_maskz_loadu_epi32(m1, row + 16));
@@ -118,23 +126,39 @@ void k_sums(const MatrixIn& x, bool rows, std::int64_t l0, std::int64_t l1, std:
   }
 }
 
-// Adds the offset corrections to acc[i0 .. i1) x [j0 .. j1) (wrapping int32).
-void add_offset_corrections(const GemmProblem& p, std::int32_t* acc, std::int64_t ld, std::int64_t i0,
-                            std::int64_t i1, std::int64_t j0, std::int64_t j1) {
+// The offset corrections as a row and a column term (wrapping int32; empty where zero):
+//   row_add[i] = ob * rowsum(A)(i),  col_add[j] = oa * ob * k - oa * colsum(B)(j),
+// computed on the kernels' threads, each over a range of rows or columns.
+struct OffsetCorrections {
+  std::vector<std::int32_t> row_add, col_add;
+};
+
+OffsetCorrections offset_corrections(const GemmProblem& p) {
   const std::uint32_t oa = p.a.type == DType::int8 ? 128 : 0, ob = p.b.type == DType::uint8 ? 128 : 0;
-  if (oa == 0 && ob == 0) return;
-  std::vector<std::uint32_t> row_sum(static_cast<std::size_t>(i1 - i0)),
-      col_sum(static_cast<std::size_t>(j1 - j0));
-  if (ob != 0) k_sums(p.a, true, i0, i1, p.k, row_sum.data());
-  if (oa != 0) k_sums(p.b, false, j0, j1, p.k, col_sum.data());
+  OffsetCorrections out;
+  if (ob != 0) out.row_add.resize(static_cast<std::size_t>(p.m));
+  if (oa != 0) out.col_add.resize(static_cast<std::size_t>(p.n));
   const std::uint32_t constant = oa * ob * static_cast<std::uint32_t>(p.k);
-  for (std::int64_t i = i0; i < i1; ++i) {
-    for (std::int64_t j = j0; j < j1; ++j) {
-      std::uint32_t v = static_cast<std::uint32_t>(acc[i * ld + j]);
-      v += ob * row_sum[i - i0] - oa * col_sum[j - j0] + constant;
-      acc[i * ld + j] = static_cast<std::int32_t>(v);
+  const int threads = p.m * p.n * p.k < kThreadedMinMacs ? 1 : p.threads;
+  run_parallel(threads, [&](int t, int count) {
+    std::int64_t begin, end;
+    std::vector<std::uint32_t> sums;
+    if (ob != 0) {
+      split_range(p.m, 64, t, count, begin, end);
+      sums.resize(static_cast<std::size_t>(end - begin));
+      if (begin < end) k_sums(p.a, true, begin, end, p.k, sums.data());
+      for (std::int64_t i = begin; i < end; ++i)
+        out.row_add[i] = static_cast<std::int32_t>(ob * sums[i - begin]);
     }
-  }
+    if (oa != 0) {
+      split_range(p.n, 64, t, count, begin, end);
+      sums.resize(static_cast<std::size_t>(end - begin));
+      if (begin < end) k_sums(p.b, false, begin, end, p.k, sums.data());
+      for (std::int64_t j = begin; j < end; ++j)
+        out.col_add[j] = static_cast<std::int32_t>(constant - oa * sums[j - begin]);
+    }
+  });
+  return out;
 }
 
 }  // namespace
@@ -146,30 +170,31 @@ bool epilogue_is_exact_int32(const GemmProblem& p) {
 }
 
 void gemm_s8_avx512(const GemmProblem& p) {
+  const OffsetCorrections corrections = offset_corrections(p);
+  const std::int32_t* row_add = corrections.row_add.empty() ? nullptr : corrections.row_add.data();
+  const std::int32_t* col_add = corrections.col_add.empty() ? nullptr : corrections.col_add.data();
+  auto no_finish = [](std::int64_t, std::int64_t, std::int64_t, std::int64_t) {};
   if (epilogue_is_exact_int32(p)) {
-    // C holds the running int32 sums (added to its old values when beta == 1); the corrections come last.
-    auto* c = static_cast<std::int32_t*>(p.c.data);
-    packed_gemm<S8Kernel>(p, c, p.c.ld, 1.0f, p.epilogue.beta,
-                          [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
-                            add_offset_corrections(p, c, p.c.ld, i0, i1, j0, j1);
-                          });
+    // C holds the running int32 sums (added to its old values when beta == 1), corrected on the last k block.
+    packed_gemm<S8Kernel>(p, static_cast<std::int32_t*>(p.c.data), p.c.ld, 1.0f, p.epilogue.beta, no_finish,
+                          row_add, col_add);
     return;
   }
   std::vector<std::int32_t> acc(static_cast<std::size_t>(p.m * p.n));
-  packed_gemm<S8Kernel>(p, acc.data(), p.n, 1.0f, 0.0f,
-                        [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
-                          add_offset_corrections(p, acc.data(), p.n, i0, i1, j0, j1);
-                          // int32 -> fp32 in place (the header's "int32 -> fp32" accumulator), then the
-                          // epilogue.
-                          for (std::int64_t i = i0; i < i1; ++i) {
-                            for (std::int64_t j = j0; j < j1; ++j) {
-                              std::int32_t& slot = acc[static_cast<std::size_t>(i * p.n + j)];
-                              const float f = static_cast<float>(slot);
-                              std::memcpy(&slot, &f, sizeof f);
-                            }
-                          }
-                          apply_epilogue(p, reinterpret_cast<const float*>(acc.data()), p.n, i0, i1, j0, j1);
-                        });
+  packed_gemm<S8Kernel>(
+      p, acc.data(), p.n, 1.0f, 0.0f,
+      [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
+        // int32 -> fp32 in place (the header's "int32 -> fp32" accumulator), then the epilogue.
+        for (std::int64_t i = i0; i < i1; ++i) {
+          for (std::int64_t j = j0; j < j1; ++j) {
+            std::int32_t& slot = acc[static_cast<std::size_t>(i * p.n + j)];
+            const float f = static_cast<float>(slot);
+            std::memcpy(&slot, &f, sizeof f);
+          }
+        }
+        apply_epilogue(p, reinterpret_cast<const float*>(acc.data()), p.n, i0, i1, j0, j1);
+      },
+      row_add, col_add);
 }
 
 }  // namespace lowbit::kernels::cpu

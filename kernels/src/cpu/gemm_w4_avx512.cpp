@@ -40,23 +40,33 @@ struct Avx512W4Kernel : Panels {
     pack_a_rows_fp8<kMR>(p.a, i0, mc, p0, kc, out, pairs(kc), kMR * groups(kc));
   }
 
-  LOWBIT_BF16_TARGET static void tile(std::int64_t groups, const std::uint32_t* a, const std::uint32_t* b,
-                                      float* c, std::int64_t ldc, float alpha, float beta, int mr, int nr) {
+  // Tiles of at most 8 rows (the last of M = 64: 4 x 14 + 8) run an 8-row loop instead of 14 rows of which
+  // 6 would be padding.
+  static void tile(std::int64_t groups, const std::uint32_t* a, const std::uint32_t* b, float* c,
+                   std::int64_t ldc, float alpha, float beta, int mr, int nr) {
+    if (mr <= 8) return tile_rows<8>(groups, a, b, c, ldc, alpha, beta, mr, nr);
+    tile_rows<kMR>(groups, a, b, c, ldc, alpha, beta, mr, nr);
+  }
+
+  template <int kRows>
+  LOWBIT_BF16_TARGET static void tile_rows(std::int64_t groups, const std::uint32_t* a,
+                                           const std::uint32_t* b, float* c, std::int64_t ldc, float alpha,
+                                           float beta, int mr, int nr) {
     if (beta != 0.0f) prefetch_tile(c, ldc, mr);
     const std::int64_t pairs = Panels::pairs_of_groups(groups), group_pairs = 16 * t_steps_per_group;
     const float* scales = reinterpret_cast<const float*>(b + pairs * kNR);
-    alignas(64) float acc[kMR][kNR] = {};
+    alignas(64) float acc[kRows][kNR] = {};
     for (std::int64_t g0 = 0; g0 < pairs; g0 += group_pairs) {
-      __m512 c0[kMR], c1[kMR];
+      __m512 c0[kRows], c1[kRows];
 #pragma GCC unroll 16
-      for (int r = 0; r < kMR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
+      for (int r = 0; r < kRows; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
       const std::int64_t g1 = std::min(pairs, g0 + group_pairs);
       const std::uint32_t* ap = a + g0 * kMR;
       const std::uint32_t* bp = b + g0 * kNR;
       for (std::int64_t q = g0; q < g1; ++q) {
         const __m512bh b0 = (__m512bh)_mm512_load_si512(bp), b1 = (__m512bh)_mm512_load_si512(bp + 16);
 #pragma GCC unroll 16
-        for (int r = 0; r < kMR; ++r) {
+        for (int r = 0; r < kRows; ++r) {
           const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[r]));
           c0[r] = _mm512_dpbf16_ps(c0[r], av, b0);
           c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
@@ -67,7 +77,7 @@ struct Avx512W4Kernel : Panels {
       const float* sc = scales + g0 / 16 * kNR;  // the row of the group's first step of 32 k
       const __m512 s0 = _mm512_loadu_ps(sc), s1 = _mm512_loadu_ps(sc + 16);
 #pragma GCC unroll 16
-      for (int r = 0; r < kMR; ++r) {
+      for (int r = 0; r < kRows; ++r) {
         _mm512_store_ps(acc[r], _mm512_fmadd_ps(c0[r], s0, _mm512_load_ps(acc[r])));
         _mm512_store_ps(acc[r] + 16, _mm512_fmadd_ps(c1[r], s1, _mm512_load_ps(acc[r] + 16)));
       }

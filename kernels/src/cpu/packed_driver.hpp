@@ -23,9 +23,13 @@ inline constexpr std::int64_t kThreadedMinMacs = std::int64_t{1} << 19;
 //   pack_a(problem, i0, mc, p0, kc, uint32_t* out), pack_b(problem, p0, kc, j0, nc, uint32_t* out),
 //   tile(groups, a, b, Acc* out, ld, alpha, beta, mr, nr): out = alpha * acc + beta * out (beta 0: no read).
 // `finish(i0, i1, j0, j1)` runs on each thread once its block of C is complete (epilogue, corrections).
+// Kernels whose tile also takes `const Acc* row_add, const Acc* col_add` (kTakesAdds) get, on the last k
+// block, row_add[i] + col_add[j] to add to each element of the tile (nullptr: none), so a rank-one
+// correction (the int8 kernel's offsets) costs no extra pass over C.
 template <class Kernel, class Finish>
 void packed_gemm(const GemmProblem& p, typename Kernel::Acc* out, std::int64_t ld_out, float alpha,
-                 float beta, Finish&& finish) {
+                 float beta, Finish&& finish, const typename Kernel::Acc* row_add = nullptr,
+                 const typename Kernel::Acc* col_add = nullptr) {
   auto block = [&](std::int64_t i_begin, std::int64_t i_end, std::int64_t j_begin, std::int64_t j_end) {
     constexpr std::int64_t mr = Kernel::kMR, nr = Kernel::kNR;
     constexpr std::int64_t mc_max = Kernel::kMCTiles * mr;
@@ -56,9 +60,19 @@ void packed_gemm(const GemmProblem& p, typename Kernel::Acc* out, std::int64_t l
           Kernel::pack_a(p, ic, mc, pc, kc, pa);
           for (std::int64_t jr = 0; jr < nc; jr += nr) {
             for (std::int64_t ir = 0; ir < mc; ir += mr) {
-              Kernel::tile(groups, pa + ir * groups, pb + jr * groups, out + (ic + ir) * ld_out + jc + jr,
-                           ld_out, alpha, beta_now, static_cast<int>(std::min(mr, mc - ir)),
-                           static_cast<int>(std::min(nr, nc - jr)));
+              const std::uint32_t* a_panel = pa + ir * groups;
+              const std::uint32_t* b_panel = pb + jr * groups;
+              auto* c_tile = out + (ic + ir) * ld_out + jc + jr;
+              const int rows = static_cast<int>(std::min(mr, mc - ir));
+              const int cols = static_cast<int>(std::min(nr, nc - jr));
+              if constexpr (requires { Kernel::kTakesAdds; }) {
+                const bool last = pc + kc >= p.k;
+                Kernel::tile(groups, a_panel, b_panel, c_tile, ld_out, alpha, beta_now, rows, cols,
+                             last && row_add ? row_add + ic + ir : nullptr,
+                             last && col_add ? col_add + jc + jr : nullptr);
+              } else {
+                Kernel::tile(groups, a_panel, b_panel, c_tile, ld_out, alpha, beta_now, rows, cols);
+              }
             }
           }
         }
