@@ -66,11 +66,69 @@ inline const std::uint32_t* byte_to_pair_table(int zero) {
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+// The exact bf16 of i - 16 for i in 0..31: the table of the vpermw unpackers below.
+inline const std::array<std::uint16_t, 32>& minus16_bf16() {
+  static const auto table = [] {
+    std::array<std::uint16_t, 32> t{};
+    for (int i = 0; i < 32; ++i) {
+      const float f = static_cast<float>(i - 16);
+      std::uint32_t bits;
+      std::memcpy(&bits, &f, 4);
+      t[static_cast<std::size_t>(i)] = static_cast<std::uint16_t>(bits >> 16);  // exact: small integers
+    }
+    return t;
+  }();
+  return table;
+}
+
+// Transposes 16 x 16 32-bit words in place: r[i] word d becomes r[d] word i.
+LOWBIT_AVX512BW_TARGET inline void transpose_16x16_words(__m512i r[16]) {
+  __m512i a[16], b[16];
+  for (int i = 0; i < 8; ++i) {  // lane L of a[2i]: rows 2i, 2i+1 at words 4L, 4L+1; a[2i+1]: 4L+2, 4L+3
+    a[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    a[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  for (int j = 0; j < 4; ++j) {  // lane L of b[4j + e]: rows 4j .. 4j+3 at word 4L + e
+    b[4 * j] = _mm512_unpacklo_epi64(a[4 * j], a[4 * j + 2]);
+    b[4 * j + 1] = _mm512_unpackhi_epi64(a[4 * j], a[4 * j + 2]);
+    b[4 * j + 2] = _mm512_unpacklo_epi64(a[4 * j + 1], a[4 * j + 3]);
+    b[4 * j + 3] = _mm512_unpackhi_epi64(a[4 * j + 1], a[4 * j + 3]);
+  }
+  for (int e = 0; e < 4; ++e) {  // word 4L + e of every row: lane L of b[e], b[4 + e], b[8 + e], b[12 + e]
+    const __m512i c0 = _mm512_shuffle_i32x4(b[e], b[4 + e], 0x88),
+                  c1 = _mm512_shuffle_i32x4(b[e], b[4 + e], 0xdd);
+    const __m512i c2 = _mm512_shuffle_i32x4(b[8 + e], b[12 + e], 0x88);
+    const __m512i c3 = _mm512_shuffle_i32x4(b[8 + e], b[12 + e], 0xdd);
+    r[e] = _mm512_shuffle_i32x4(c0, c2, 0x88);
+    r[8 + e] = _mm512_shuffle_i32x4(c0, c2, 0xdd);
+    r[4 + e] = _mm512_shuffle_i32x4(c1, c3, 0x88);
+    r[12 + e] = _mm512_shuffle_i32x4(c1, c3, 0xdd);
+  }
+}
+
 // The vector form of the table above for 16 columns at once (weights stored N x K, whole bytes per row):
-// a gather takes 4 bytes (4 k pairs) from each of the 16 weight rows, and each byte becomes the bf16 pair
-// (lo - z, hi - z) through an exact int -> float conversion (|v| <= 15, so the top 16 bits are the bf16).
+// each 32-bit lane holds 4 bytes (4 k pairs) of one column, and each byte becomes the bf16 pair
+// (lo - z, hi - z) by one vpermw over minus16_bf16: the low nibble goes to the low 16 bits of the lane, the
+// high nibble to the high 16 bits, and xor 8 plus 8 - z makes each the index q - z + 16 in 1..31. The
+// 4-byte words come 64 bytes per row at a time, transposed in registers (16 loads and 64 shuffles for 16
+// vectors; a gather each took longer on Zen 4 than all the arithmetic), and by gathers for the last few.
 // Writes pairs [0, pairs4) of the 16 columns (pairs4 a multiple of 4); `zero` holds each column's zero
 // point per group (or is null), `row_bytes` is the stride between weight rows.
+LOWBIT_AVX512BW_TARGET inline void emit_w4_pairs(__m512i x, std::int64_t w, __mmask16 mask, __m512i offset,
+                                                 std::uint32_t* out) {
+  const __m512i values = _mm512_loadu_si512(minus16_bf16().data());
+  const __m512i low_nibble = _mm512_set1_epi32(0xf), high_nibble = _mm512_set1_epi32(0xf0000);
+  const __m512i sign = _mm512_set1_epi32(0x80008);
+  for (int t = 0; t < 4; ++t) {
+    const __m512i byte = _mm512_srli_epi32(x, 8 * t);
+    const __m512i index = _mm512_ternarylogic_epi32(
+        _mm512_and_si512(byte, low_nibble), _mm512_slli_epi32(byte, 12), high_nibble, 0xf8);  // A | (B & C)
+    const __m512i pair =
+        _mm512_permutexvar_epi16(_mm512_add_epi16(_mm512_xor_si512(index, sign), offset), values);
+    _mm512_store_si512(out + (w + t) * 32, _mm512_maskz_mov_epi32(mask, pair));
+  }
+}
+
 LOWBIT_AVX512BW_TARGET inline void pack_w4_16_columns(const std::uint8_t* base, std::int64_t row_bytes,
                                                       int columns, std::int64_t pairs4,
                                                       std::int64_t pairs_per_group, const std::int8_t* zero,
@@ -79,23 +137,27 @@ LOWBIT_AVX512BW_TARGET inline void pack_w4_16_columns(const std::uint8_t* base, 
   const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i vindex = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(static_cast<int>(row_bytes)));
   const __mmask16 mask = columns >= 16 ? 0xffff : static_cast<__mmask16>((1u << columns) - 1);
-  const __m512i nib = _mm512_set1_epi32(0xf), eight = _mm512_set1_epi32(8), high = _mm512_set1_epi32(-65536);
-  __m512i z = _mm512_setzero_si512();
-  for (std::int64_t w = 0; w < pairs4; w += 4) {
-    if (zero && w % pairs_per_group == 0) {
-      alignas(64) std::int32_t zs[16] = {};
-      for (int l = 0; l < columns; ++l) zs[l] = zero[l * zero_stride + first_group + w / pairs_per_group];
-      z = _mm512_load_si512(zs);
+  __m512i offset = _mm512_set1_epi32(0x80008);  // 8 - z in both halves
+  for (std::int64_t w = 0; w < pairs4;) {
+    __m512i r[16];
+    const bool whole = w + 64 <= pairs4;
+    if (whole) {
+      for (int i = 0; i < 16; ++i)
+        r[i] = _mm512_maskz_loadu_epi32(i < columns ? 0xffff : 0, base + i * row_bytes + w);
+      transpose_16x16_words(r);
+    } else {
+      r[0] = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, vindex, base + w, 1);
     }
-    const __m512i x = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, vindex, base + w, 1);
-    for (int t = 0; t < 4; ++t) {
-      const __m512i byte = _mm512_srli_epi32(x, 8 * t);
-      __m512i lo = _mm512_and_si512(byte, nib), hi = _mm512_and_si512(_mm512_srli_epi32(byte, 4), nib);
-      lo = _mm512_sub_epi32(_mm512_sub_epi32(_mm512_xor_si512(lo, eight), eight), z);
-      hi = _mm512_sub_epi32(_mm512_sub_epi32(_mm512_xor_si512(hi, eight), eight), z);
-      const __m512i lo_bits = _mm512_srli_epi32(_mm512_castps_si512(_mm512_cvtepi32_ps(lo)), 16);
-      const __m512i hi_bits = _mm512_and_si512(_mm512_castps_si512(_mm512_cvtepi32_ps(hi)), high);
-      _mm512_store_si512(out + (w + t) * 32, _mm512_maskz_mov_epi32(mask, _mm512_or_si512(lo_bits, hi_bits)));
+    for (int d = 0; d < (whole ? 16 : 1); ++d, w += 4) {
+      if (zero && w % pairs_per_group == 0) {
+        alignas(64) std::int32_t zs[16] = {};
+        for (int l = 0; l < columns; ++l) {
+          const std::int32_t v = 8 - zero[l * zero_stride + first_group + w / pairs_per_group];
+          zs[l] = v | (v << 16);
+        }
+        offset = _mm512_load_si512(zs);
+      }
+      emit_w4_pairs(r[d], w, mask, offset, out);
     }
   }
 }
@@ -108,17 +170,7 @@ LOWBIT_AVX512BW_TARGET inline void pack_w4_16_columns(const std::uint8_t* base, 
 LOWBIT_AVX512BW_TARGET inline void unpack_w4_steps(const std::uint8_t* codes, std::int64_t steps,
                                                    const std::int8_t* zero, std::int64_t first_step,
                                                    std::int64_t steps_per_group, std::uint32_t* out) {
-  static const auto table = [] {
-    std::array<std::uint16_t, 32> t{};
-    for (int i = 0; i < 32; ++i) {
-      const float f = static_cast<float>(i - 16);
-      std::uint32_t bits;
-      std::memcpy(&bits, &f, 4);
-      t[i] = static_cast<std::uint16_t>(bits >> 16);  // exact: small integers
-    }
-    return t;
-  }();
-  const __m512i values = _mm512_loadu_si512(table.data()), nibble = _mm512_set1_epi16(0xf);
+  const __m512i values = _mm512_loadu_si512(minus16_bf16().data()), nibble = _mm512_set1_epi16(0xf);
   // Index offsets 8 - zero for the columns of each half (word 2c and 2c + 1 belong to column c).
   __m512i offset[2] = {_mm512_set1_epi16(8), _mm512_set1_epi16(8)};
   for (std::int64_t s = 0; s < steps; ++s) {
