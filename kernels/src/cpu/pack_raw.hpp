@@ -15,6 +15,7 @@
 #include "cpu/bf16_read.hpp"
 #include "cpu/fp8_bf16_avx512.hpp"
 #include "cpu/packed_driver.hpp"
+#include "cpu/transpose_block.hpp"
 
 namespace lowbit::kernels::cpu {
 
@@ -114,9 +115,22 @@ void pack_a_rows_raw(const MatrixIn& a, std::int64_t i0, std::int64_t mc, std::i
       pack_a_words<kMR, kPer, Elem>(a, i0 + q, std::min<std::int64_t>(kMR, mc - q), p0, kc, out, Elem{0},
                                     read, words, panel_words);
     } else {
+      // Blocks of 16 words of the kMR rows through the 16 x 16 register transpose where the rows are whole
+      // words apart (2-3x fewer instructions than the word copies below), then the rest word by word.
+      const Elem* panel = data + (i0 + q) * a.ld + p0;
+      std::int64_t g_fast = 0;
+      if (a.ld % kPer == 0 && has_transpose_block_16()) {
+        for (; g_fast + 16 <= full_groups; g_fast += 16) {
+          std::uint32_t* dst = out + g_fast * kMR;
+          transpose_block_16(reinterpret_cast<const float*>(panel + g_fast * kPer), a.ld / kPer, kMR,
+                             reinterpret_cast<float*>(dst), kMR, kMR);
+          if (word_flip != 0)
+            for (std::int64_t i = 0; i < 16 * kMR; ++i) dst[i] ^= word_flip;
+        }
+      }
       for (std::int64_t r = 0; r < kMR; ++r) {
-        const Elem* src = data + (i0 + q + r) * a.ld + p0;
-        for (std::int64_t g = 0; g < full_groups; ++g) {
+        const Elem* src = panel + r * a.ld;
+        for (std::int64_t g = g_fast; g < full_groups; ++g) {
           std::uint32_t word;
           std::memcpy(&word, src + g * kPer, 4);
           out[g * kMR + r] = word ^ word_flip;
