@@ -267,11 +267,18 @@ struct W4Panels {
           }
           out[w * kNR + jj] = word;
         }
-        float* scales = reinterpret_cast<float*>(out + np * kNR);
-        for (std::int64_t s = 0; s < np / 16; ++s) {
-          const std::int64_t kk = p0 + s * 32;
-          scales[s * kNR + jj] = col_ok && kk < p.k ? b.group_scale[j * ngroups + kk / gs] : 0.0f;
-        }
+      }
+      // One row of 32 column scales per step, written row by row (a column at a time, with a division per
+      // element, took 8% of a 64 x 4096 x 4096 product on Zen 4).
+      float* scales = reinterpret_cast<float*>(out + np * kNR);
+      const std::int64_t columns = std::min(kNR, nc - q);
+      for (std::int64_t s = 0; s < np / 16; ++s) {
+        const std::int64_t kk = p0 + s * 32;
+        float* row = scales + s * kNR;
+        std::fill(row, row + kNR, 0.0f);
+        if (kk >= p.k) continue;
+        const float* column_scales = b.group_scale + (j0 + q) * ngroups + kk / gs;
+        for (std::int64_t jj = 0; jj < columns; ++jj) row[jj] = column_scales[jj * ngroups];
       }
       out += words * kNR;
     }
