@@ -64,8 +64,10 @@ int num_threads();
 //     only the accumulation rounds; float64 inputs are rounded to fp32 first.
 //   - int4 weights with group scales times bf16 / fp8 / fp32 activations: q - zero is exact, the scale is
 //     applied per group in fp32.
-// Paths, by CPU (see cpu_path.hpp): AMX tiles for bf16/fp8/int8/int4-weights, AVX512-BF16 and VNNI, an
-// AVX-512 int4 GEMV for m <= 8, and the Highway fp32 kernel (inputs widened) everywhere else.
+// Paths, by CPU (see cpu_path.hpp): AMX tiles for bf16/fp8/int8/int4-weights (Sapphire Rapids), AVX512_BF16
+// and AVX512_VNNI register tiles for the same types (Zen 4), an AVX-512 int4 GEMV for m <= 8, and the
+// Highway fp32 kernel (inputs widened) everywhere else. AMX and AVX512_BF16 treat bf16 operands below 2^-126
+// (subnormal) as zero, as those instructions do; fp8 values are never subnormal in bf16.
 void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a, const MatrixIn& b,
           const MatrixOut& c, const Epilogue& epilogue = {});
 

@@ -51,9 +51,9 @@ class PackedInt4Weights {
 };
 
 // C(m x n) = epilogue(op(A)(m x k) * B(k x n)) with pre-packed int4 weights: the same result and error bound
-// as gemm() on the weights `b` was packed from. AMX unpacks the packed codes straight into its tiles for
-// bf16 / fp8 activations; other activation types, and CPUs without AMX, go through gemm() on the weights
-// unpacked into a temporary.
+// as gemm() on the weights `b` was packed from. For bf16 / fp8 activations the AMX and AVX512_BF16 kernels
+// unpack the packed codes straight into their B panels; other activation types, and CPUs with neither, go
+// through gemm() on the weights unpacked into a temporary.
 void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a, const PackedInt4Weights& b,
           const MatrixOut& c, const Epilogue& epilogue = {});
 
