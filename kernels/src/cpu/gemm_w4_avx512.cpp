@@ -1,8 +1,8 @@
 // int4 weight-only GEMM (M larger than the GEMV path takes) on AVX512_BF16, for CPUs without AMX (Zen 4):
 // bf16 (or fp8) activations times int4 weights with group-wise scales along K, fp32 accumulation. The B
 // panels are the AMX kernel's (w4_panels.hpp: bf16 pairs of q - zero, a row of column scales per 32 k); the
-// register tile is the bf16 kernel's 14 x 32 (gemm_bf16_avx512.cpp). Each quantization group is multiplied
-// into the 28 accumulator registers alone, then scaled per column and added to an fp32 tile in L1:
+// register tile is 8 x 32 (the bf16 kernel's loop, gemm_bf16_avx512.cpp, on 8 rows). Each quantization group
+// is multiplied into the 16 accumulator registers alone, then scaled per column and added to an fp32 tile:
 //   acc(i, j) += scale(j, g) * sum_{p in g} A(i, p) * (q(p, j) - zero(j, g)).
 #include <immintrin.h>
 
@@ -27,7 +27,9 @@ struct Avx512W4Kernel : Panels {
   using Panels::groups;
   using Panels::kNR;
   using Panels::pairs;
-  static constexpr std::int64_t kMR = 14, kMCTiles = 24;
+  // 8 x 32 tiles: 16 accumulators, and no padding rows at M = 8, 16, 64 (14 x 32 tiles, the bf16 kernel's,
+  // measured 3-5% slower at M = 64 and 512 and 35% at M = 16 on one Zen 4 core, with the group scaling).
+  static constexpr std::int64_t kMR = 8, kMCTiles = 42;
   static void begin() {}
   static void end() {}
 
@@ -40,33 +42,23 @@ struct Avx512W4Kernel : Panels {
     pack_a_rows_fp8<kMR>(p.a, i0, mc, p0, kc, out, pairs(kc), kMR * groups(kc));
   }
 
-  // Tiles of at most 8 rows (the last of M = 64: 4 x 14 + 8) run an 8-row loop instead of 14 rows of which
-  // 6 would be padding.
-  static void tile(std::int64_t groups, const std::uint32_t* a, const std::uint32_t* b, float* c,
-                   std::int64_t ldc, float alpha, float beta, int mr, int nr) {
-    if (mr <= 8) return tile_rows<8>(groups, a, b, c, ldc, alpha, beta, mr, nr);
-    tile_rows<kMR>(groups, a, b, c, ldc, alpha, beta, mr, nr);
-  }
-
-  template <int kRows>
-  LOWBIT_BF16_TARGET static void tile_rows(std::int64_t groups, const std::uint32_t* a,
-                                           const std::uint32_t* b, float* c, std::int64_t ldc, float alpha,
-                                           float beta, int mr, int nr) {
+  LOWBIT_BF16_TARGET static void tile(std::int64_t groups, const std::uint32_t* a, const std::uint32_t* b,
+                                      float* c, std::int64_t ldc, float alpha, float beta, int mr, int nr) {
     if (beta != 0.0f) prefetch_tile(c, ldc, mr);
     const std::int64_t pairs = Panels::pairs_of_groups(groups), group_pairs = 16 * t_steps_per_group;
     const float* scales = reinterpret_cast<const float*>(b + pairs * kNR);
-    alignas(64) float acc[kRows][kNR] = {};
+    alignas(64) float acc[kMR][kNR] = {};
     for (std::int64_t g0 = 0; g0 < pairs; g0 += group_pairs) {
-      __m512 c0[kRows], c1[kRows];
+      __m512 c0[kMR], c1[kMR];
 #pragma GCC unroll 16
-      for (int r = 0; r < kRows; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
+      for (int r = 0; r < kMR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
       const std::int64_t g1 = std::min(pairs, g0 + group_pairs);
       const std::uint32_t* ap = a + g0 * kMR;
       const std::uint32_t* bp = b + g0 * kNR;
       for (std::int64_t q = g0; q < g1; ++q) {
         const __m512bh b0 = (__m512bh)_mm512_load_si512(bp), b1 = (__m512bh)_mm512_load_si512(bp + 16);
 #pragma GCC unroll 16
-        for (int r = 0; r < kRows; ++r) {
+        for (int r = 0; r < kMR; ++r) {
           const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[r]));
           c0[r] = _mm512_dpbf16_ps(c0[r], av, b0);
           c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
@@ -77,7 +69,7 @@ struct Avx512W4Kernel : Panels {
       const float* sc = scales + g0 / 16 * kNR;  // the row of the group's first step of 32 k
       const __m512 s0 = _mm512_loadu_ps(sc), s1 = _mm512_loadu_ps(sc + 16);
 #pragma GCC unroll 16
-      for (int r = 0; r < kRows; ++r) {
+      for (int r = 0; r < kMR; ++r) {
         _mm512_store_ps(acc[r], _mm512_fmadd_ps(c0[r], s0, _mm512_load_ps(acc[r])));
         _mm512_store_ps(acc[r] + 16, _mm512_fmadd_ps(c1[r], s1, _mm512_load_ps(acc[r] + 16)));
       }

@@ -47,6 +47,11 @@ void packed_gemm(const GemmProblem& p, typename Kernel::Acc* out, std::int64_t l
     };
     std::uint32_t* pa = align(a_buf.data());
     std::uint32_t* pb = align(b_buf.data());
+    // When the rows fit one A block (few rows: the LLM shapes), B is packed a panel at a time right before
+    // the tiles that use it, so each panel is still in L1/L2 when they read it instead of coming back from
+    // L3 after the whole block was packed (int4 64 x 4096 x 4096 on Zen 4, 2 threads: 11.8-12.2 -> 11.1-11.4
+    // ms of CPU time; bf16 unchanged).
+    const bool panel_at_a_time = i_end - i_begin <= mc_max;
     Kernel::begin();
     for (std::int64_t jc = j_begin; jc < j_end; jc += Kernel::kNC) {
       const std::int64_t nc = std::min(Kernel::kNC, j_end - jc);
@@ -54,14 +59,15 @@ void packed_gemm(const GemmProblem& p, typename Kernel::Acc* out, std::int64_t l
         const std::int64_t kc = std::min(Kernel::kKC, p.k - pc);
         const std::int64_t groups = Kernel::groups(kc);
         const float beta_now = pc == 0 ? beta : 1.0f;
-        Kernel::pack_b(p, pc, kc, jc, nc, pb);
+        if (!panel_at_a_time) Kernel::pack_b(p, pc, kc, jc, nc, pb);
         for (std::int64_t ic = i_begin; ic < i_end; ic += mc_max) {
           const std::int64_t mc = std::min(mc_max, i_end - ic);
           Kernel::pack_a(p, ic, mc, pc, kc, pa);
           for (std::int64_t jr = 0; jr < nc; jr += nr) {
+            if (panel_at_a_time) Kernel::pack_b(p, pc, kc, jc + jr, std::min(nr, nc - jr), pb);
             for (std::int64_t ir = 0; ir < mc; ir += mr) {
               const std::uint32_t* a_panel = pa + ir * groups;
-              const std::uint32_t* b_panel = pb + jr * groups;
+              const std::uint32_t* b_panel = panel_at_a_time ? pb : pb + jr * groups;
               auto* c_tile = out + (ic + ir) * ld_out + jc + jr;
               const int rows = static_cast<int>(std::min(mr, mc - ir));
               const int cols = static_cast<int>(std::min(nr, nc - jr));

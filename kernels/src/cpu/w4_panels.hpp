@@ -81,6 +81,26 @@ inline const std::array<std::uint16_t, 32>& minus16_bf16() {
   return table;
 }
 
+// The exact bf16 of the int4 value of code i & 15 for i in 0..31 (vpermw reads 5 index bits, so the fifth
+// bit may hold anything): two's complement codes (weights as stored), or codes q + 8 (`biased`, the packed
+// form). The symmetric unpackers index it with the raw nibble, which saves the masking and the offset.
+inline const std::array<std::uint16_t, 32>& code_bf16(bool biased) {
+  static const auto tables = [] {
+    std::array<std::array<std::uint16_t, 32>, 2> t{};
+    for (int b = 0; b < 2; ++b) {
+      for (int i = 0; i < 32; ++i) {
+        const int c = i & 15;
+        const float f = static_cast<float>(b ? c - 8 : (c < 8 ? c : c - 16));
+        std::uint32_t bits;
+        std::memcpy(&bits, &f, 4);
+        t[b][static_cast<std::size_t>(i)] = static_cast<std::uint16_t>(bits >> 16);  // exact: small integers
+      }
+    }
+    return t;
+  }();
+  return tables[biased ? 1 : 0];
+}
+
 // Transposes 16 x 16 32-bit words in place: r[i] word d becomes r[d] word i.
 LOWBIT_AVX512BW_TARGET inline void transpose_16x16_words(__m512i r[16]) {
   __m512i a[16], b[16];
@@ -114,8 +134,22 @@ LOWBIT_AVX512BW_TARGET inline void transpose_16x16_words(__m512i r[16]) {
 // vectors; a gather each took longer on Zen 4 than all the arithmetic), and by gathers for the last few.
 // Writes pairs [0, pairs4) of the 16 columns (pairs4 a multiple of 4); `zero` holds each column's zero
 // point per group (or is null), `row_bytes` is the stride between weight rows.
-LOWBIT_AVX512BW_TARGET inline void emit_w4_pairs(__m512i x, std::int64_t w, __mmask16 mask, __m512i offset,
-                                                 std::uint32_t* out) {
+// Words w .. w + 3 of 16 columns from their 4 code bytes per lane of `x`; `offset` holds 8 - z in both
+// halves of each lane (zero points), or is null (symmetric: the raw nibbles index code_bf16, the low one
+// through the low 16 bits of x >> 8t, the high one through the high 16 bits of x shifted by 12 - 8t).
+LOWBIT_AVX512BW_TARGET inline void emit_w4_pairs(__m512i x, std::int64_t w, __mmask16 mask,
+                                                 const __m512i* offset, std::uint32_t* out) {
+  if (!offset) {
+    const __m512i values = _mm512_loadu_si512(code_bf16(false).data());
+    const __m512i high[4] = {_mm512_slli_epi32(x, 12), _mm512_slli_epi32(x, 4), _mm512_srli_epi32(x, 4),
+                             _mm512_srli_epi32(x, 12)};
+    for (int t = 0; t < 4; ++t) {
+      const __m512i index = _mm512_mask_blend_epi16(0xaaaaaaaa, _mm512_srli_epi32(x, 8 * t), high[t]);
+      _mm512_store_si512(out + (w + t) * 32,
+                         _mm512_maskz_mov_epi32(mask, _mm512_permutexvar_epi16(index, values)));
+    }
+    return;
+  }
   const __m512i values = _mm512_loadu_si512(minus16_bf16().data());
   const __m512i low_nibble = _mm512_set1_epi32(0xf), high_nibble = _mm512_set1_epi32(0xf0000);
   const __m512i sign = _mm512_set1_epi32(0x80008);
@@ -124,7 +158,7 @@ LOWBIT_AVX512BW_TARGET inline void emit_w4_pairs(__m512i x, std::int64_t w, __mm
     const __m512i index = _mm512_ternarylogic_epi32(
         _mm512_and_si512(byte, low_nibble), _mm512_slli_epi32(byte, 12), high_nibble, 0xf8);  // A | (B & C)
     const __m512i pair =
-        _mm512_permutexvar_epi16(_mm512_add_epi16(_mm512_xor_si512(index, sign), offset), values);
+        _mm512_permutexvar_epi16(_mm512_add_epi16(_mm512_xor_si512(index, sign), *offset), values);
     _mm512_store_si512(out + (w + t) * 32, _mm512_maskz_mov_epi32(mask, pair));
   }
 }
@@ -157,7 +191,7 @@ LOWBIT_AVX512BW_TARGET inline void pack_w4_16_columns(const std::uint8_t* base, 
         }
         offset = _mm512_load_si512(zs);
       }
-      emit_w4_pairs(r[d], w, mask, offset, out);
+      emit_w4_pairs(r[d], w, mask, zero ? &offset : nullptr, out);
     }
   }
 }
@@ -171,6 +205,7 @@ LOWBIT_AVX512BW_TARGET inline void unpack_w4_steps(const std::uint8_t* codes, st
                                                    const std::int8_t* zero, std::int64_t first_step,
                                                    std::int64_t steps_per_group, std::uint32_t* out) {
   const __m512i values = _mm512_loadu_si512(minus16_bf16().data()), nibble = _mm512_set1_epi16(0xf);
+  const __m512i biased = _mm512_loadu_si512(code_bf16(true).data());
   // Index offsets 8 - zero for the columns of each half (word 2c and 2c + 1 belong to column c).
   __m512i offset[2] = {_mm512_set1_epi16(8), _mm512_set1_epi16(8)};
   for (std::int64_t s = 0; s < steps; ++s) {
@@ -189,10 +224,14 @@ LOWBIT_AVX512BW_TARGET inline void unpack_w4_steps(const std::uint8_t* codes, st
     for (int u = 0; u < 8; ++u) {
       const __m512i x = _mm512_loadu_si512(src + 64 * u);
       for (int t = 0; t < 4; ++t) {
-        const __m512i idx =
-            _mm512_add_epi16(_mm512_and_si512(_mm512_srli_epi16(x, 4 * t), nibble), offset[u % 2]);
         const int o = 8 * t + u;  // output vector: tile row o / 2, half o % 2
-        _mm512_store_si512(dst + (o / 2) * 32 + (o % 2) * 16, _mm512_permutexvar_epi16(idx, values));
+        const __m512i shifted = _mm512_srli_epi16(x, 4 * t);
+        // Symmetric: the nibble q + 8 indexes code_bf16(true) as it is (the bit above it is ignored).
+        const __m512i pair =
+            zero ? _mm512_permutexvar_epi16(
+                       _mm512_add_epi16(_mm512_and_si512(shifted, nibble), offset[u % 2]), values)
+                 : _mm512_permutexvar_epi16(shifted, biased);
+        _mm512_store_si512(dst + (o / 2) * 32 + (o % 2) * 16, pair);
       }
     }
   }
