@@ -1,5 +1,5 @@
-// Shared pieces of the AMX kernels (gemm_amx.cpp, gemm_w4_amx.cpp): the tile configuration, the A-panel
-// packing and the combine of a 32 x 32 fp32 result tile into C.
+// Shared pieces of the AMX kernels (gemm_amx.cpp, gemm_w4_amx.cpp): the tile configuration and the A-panel
+// packing (the combine of a 32 x 32 fp32 result tile into C: combine_tile.hpp).
 #pragma once
 
 #include <cstdint>
@@ -15,10 +15,6 @@ namespace lowbit::kernels::cpu {
 // back.
 void load_tile_config();
 void release_tiles();
-
-// acc (32 x 32 fp32, row stride 32, 64-byte aligned) -> C = alpha * acc + beta * C (beta 0: C not read), only
-// the first mr x nr elements.
-void combine_f32(const float* acc, float* c, std::int64_t ldc, float alpha, float beta, int mr, int nr);
 
 // Packs op(A) rows [i0, i0+mc) x k [p0, p0+kc) for AMX: panels of 32 rows; within a panel, per k step
 // (16 words), 32 rows x 16 words. Words hold kKGroup consecutive k. Panels start `panel_words` apart

@@ -2,6 +2,8 @@
 // activation, and the rounding into C's type, one row segment at a time through an fp32 buffer so the
 // conversions run on formats' bulk (SIMD) path, bit-identical to the scalar engine.
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "cpu/problem.hpp"
@@ -51,6 +53,18 @@ void apply_epilogue(const GemmProblem& p, const float* acc, std::int64_t ld_acc,
     }
     convert_bulk(f32, row.data(), out, dst, static_cast<std::size_t>(width));
   }
+}
+
+void apply_epilogue_int32(const GemmProblem& p, std::int32_t* acc, std::int64_t ld_acc, std::int64_t i0,
+                          std::int64_t i1, std::int64_t j0, std::int64_t j1) {
+  for (std::int64_t i = i0; i < i1; ++i) {
+    for (std::int64_t j = j0; j < j1; ++j) {
+      std::int32_t& slot = acc[i * ld_acc + j];
+      const float f = static_cast<float>(slot);
+      std::memcpy(&slot, &f, sizeof f);
+    }
+  }
+  apply_epilogue(p, reinterpret_cast<const float*>(acc), ld_acc, i0, i1, j0, j1);
 }
 
 }  // namespace lowbit::kernels::cpu

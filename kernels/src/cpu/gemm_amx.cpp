@@ -16,6 +16,7 @@
 
 #include "cpu/amx.hpp"
 #include "cpu/bf16_read.hpp"
+#include "cpu/combine_tile.hpp"
 #include "cpu/pack_raw.hpp"
 #include "cpu/packed_driver.hpp"
 #include "cpu/problem.hpp"
@@ -54,25 +55,6 @@ LOWBIT_AMX_TARGET void load_tile_config() {
 }
 LOWBIT_AMX_TARGET void release_tiles() {
   _tile_release();
-}
-
-// C tile combine: acc (32 x 32, row stride 32) -> C = alpha * acc + beta * C (beta 0: C not read).
-LOWBIT_AMX_TARGET void combine_f32(const float* acc, float* c, std::int64_t ldc, float alpha, float beta,
-                                   int mr, int nr) {
-  const __mmask16 m0 = nr >= 16 ? 0xffff : static_cast<__mmask16>((1u << nr) - 1);
-  const __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : static_cast<__mmask16>((1u << (nr - 16)) - 1);
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  for (int r = 0; r < mr; ++r) {
-    float* row = c + r * ldc;
-    __m512 v0 = _mm512_mul_ps(_mm512_load_ps(acc + r * 32), va);
-    __m512 v1 = _mm512_mul_ps(_mm512_load_ps(acc + r * 32 + 16), va);
-    if (beta != 0.0f) {
-      v0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, row), vb, v0);
-      v1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, row + 16), vb, v1);
-    }
-    _mm512_mask_storeu_ps(row, m0, v0);
-    _mm512_mask_storeu_ps(row + 16, m1, v1);
-  }
 }
 
 namespace {
@@ -214,16 +196,7 @@ void run_s8(const GemmProblem& p) {
   std::vector<std::int32_t> acc(static_cast<std::size_t>(p.m * p.n));
   packed_gemm<Kernel>(p, acc.data(), p.n, 1.0f, 0.0f,
                       [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
-                        // int32 -> fp32 in place (the header's "int32 -> fp32" accumulator), then the
-                        // epilogue.
-                        for (std::int64_t i = i0; i < i1; ++i) {
-                          for (std::int64_t j = j0; j < j1; ++j) {
-                            std::int32_t& slot = acc[static_cast<std::size_t>(i * p.n + j)];
-                            const float f = static_cast<float>(slot);
-                            std::memcpy(&slot, &f, sizeof f);
-                          }
-                        }
-                        apply_epilogue(p, reinterpret_cast<const float*>(acc.data()), p.n, i0, i1, j0, j1);
+                        apply_epilogue_int32(p, acc.data(), p.n, i0, i1, j0, j1);
                       });
 }
 

@@ -184,15 +184,7 @@ void gemm_s8_avx512(const GemmProblem& p) {
   packed_gemm<S8Kernel>(
       p, acc.data(), p.n, 1.0f, 0.0f,
       [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
-        // int32 -> fp32 in place (the header's "int32 -> fp32" accumulator), then the epilogue.
-        for (std::int64_t i = i0; i < i1; ++i) {
-          for (std::int64_t j = j0; j < j1; ++j) {
-            std::int32_t& slot = acc[static_cast<std::size_t>(i * p.n + j)];
-            const float f = static_cast<float>(slot);
-            std::memcpy(&slot, &f, sizeof f);
-          }
-        }
-        apply_epilogue(p, reinterpret_cast<const float*>(acc.data()), p.n, i0, i1, j0, j1);
+        apply_epilogue_int32(p, acc.data(), p.n, i0, i1, j0, j1);
       },
       row_add, col_add);
 }

@@ -9,6 +9,7 @@
 
 #include "cpu/amx.hpp"
 #include "cpu/bf16_read.hpp"
+#include "cpu/combine_tile.hpp"
 #include "cpu/pack_raw.hpp"
 #include "cpu/problem.hpp"
 #include "cpu/w4_panels.hpp"

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "cpu/combine_tile.hpp"
 #include "cpu/pack_raw.hpp"
 #include "cpu/packed_driver.hpp"
 #include "cpu/problem.hpp"
@@ -74,20 +75,7 @@ struct Avx512W4Kernel : Panels {
         _mm512_store_ps(acc[r] + 16, _mm512_fmadd_ps(c1[r], s1, _mm512_load_ps(acc[r] + 16)));
       }
     }
-    const __mmask16 m0 = nr >= 16 ? 0xffff : static_cast<__mmask16>((1u << nr) - 1);
-    const __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : static_cast<__mmask16>((1u << (nr - 16)) - 1);
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    for (int r = 0; r < mr; ++r) {
-      float* row = c + r * ldc;
-      __m512 v0 = _mm512_mul_ps(_mm512_load_ps(acc[r]), va),
-             v1 = _mm512_mul_ps(_mm512_load_ps(acc[r] + 16), va);
-      if (beta != 0.0f) {
-        v0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, row), vb, v0);
-        v1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, row + 16), vb, v1);
-      }
-      _mm512_mask_storeu_ps(row, m0, v0);
-      _mm512_mask_storeu_ps(row + 16, m1, v1);
-    }
+    combine_f32(&acc[0][0], c, ldc, alpha, beta, mr, nr);
   }
 };
 

@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "cpu/int4_bf16.hpp"
 #include "cpu/problem.hpp"
 #include "cpu/thread_pool.hpp"
 #include "lowbit/kernels/cpu_path.hpp"
@@ -27,6 +28,20 @@ namespace {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #define LOWBIT_W4_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+// Ends quantization group gi of kRows weight rows: total += scale * (acc0 + acc1), and the zero points'
+// share, scale * z * sum(a over the group), into offset (subtracted once at the end).
+template <int kRows>
+LOWBIT_W4_TARGET inline void end_group(__m512 (&total)[kRows], float (&offset)[kRows],
+                                       const __m512 (&acc0)[kRows], const __m512 (&acc1)[kRows],
+                                       const float* const* scale, const std::int8_t* const* zero,
+                                       const float* group_sum, std::int64_t gi) {
+  for (int r = 0; r < kRows; ++r) {
+    const float s = scale[r][gi];
+    total[r] = _mm512_fmadd_ps(_mm512_add_ps(acc0[r], acc1[r]), _mm512_set1_ps(s), total[r]);
+    if (zero[r]) offset[r] += s * static_cast<float>(zero[r][gi]) * group_sum[gi];
+  }
+}
 
 // out[r] = sum_p a(p) * w_r(p) for kRows weight rows of `k` int4 (k and group multiples of 32). `a` is the
 // activation row de-interleaved per 32 (see gemv_w4_avx512), `group_sum` its sums per group (for zero
@@ -63,67 +78,59 @@ LOWBIT_W4_TARGET void w4_rows_dot(const float* a, const std::uint8_t* const* w, 
         acc1[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x, 4), code_value), a_odd, acc1[r]);
       }
     }
-    for (int r = 0; r < kRows; ++r) {
-      const float s = scale[r][gi];
-      total[r] = _mm512_fmadd_ps(_mm512_add_ps(acc0[r], acc1[r]), _mm512_set1_ps(s), total[r]);
-      if (zero[r]) offset[r] += s * static_cast<float>(zero[r][gi]) * group_sum[gi];
-    }
+    end_group<kRows>(total, offset, acc0, acc1, scale, zero, group_sum, gi);
   }
   for (int r = 0; r < kRows; ++r) out[r] = _mm512_reduce_add_ps(total[r]) - offset[r];
 }
 
 #define LOWBIT_W4_BF16_TARGET __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl,avx512dq")))
 
-// The same for bf16 activations on AVX512_BF16 (k and group multiples of 64), at half the vector operations
-// per weight, which is what a Zen 4 core is short of here (its 512-bit operations take two passes): 32
-// bytes widen to 32 words, each word's low 5 bits index a 32-entry table of the exact bf16 of the low
-// nibble's q (entries i and i + 16 alike), the word shifted right by 4 indexes the high nibble's, and each
-// of the two vectors of 32 bf16 weights goes into one vdpbf16ps (16 lanes x 2 products). Lane l of the
-// low-nibble vector holds the weights of k = 4l and 4l + 2 (bytes 2l and 2l + 1), of the high-nibble vector
-// 4l + 1 and 4l + 3, so `a` is the activation row as bf16 pairs in that order per 64 (gemv_w4_avx512).
-// Products of bf16 activations and small integers are exact in fp32; vdpbf16ps treats subnormal inputs as
-// zero, as the bf16 GEMM kernel does.
-template <int kRows>
+// The same for bf16 activations on AVX512_BF16, at a third of the vector operations per weight, which is
+// what a Zen 4 core is short of here (its 512-bit operations take two passes). Each 16-bit word of the
+// weight row holds 4 nibbles, the weights of k = 4i .. 4i + 3; a word's low 5 bits index a 32-entry table of
+// the exact bf16 of the low nibble's q (entries i and i + 16 alike, code_bf16), so the row shifted right by
+// 0, 4, 8 and 12 gives, by one vpermw each, 4 vectors of 32 bf16 weights, and each goes into one vdpbf16ps
+// (16 lanes x 2 products). With kStep = 128 (64 bytes of a row per load) lane l of vector t holds the
+// weights of k = 8l + t and 8l + 4 + t; with kStep = 64 (groups of 64: 32 bytes widened to words, 2
+// nibbles each) lane l of vector t holds 4l + t and 4l + 2 + t. `a` is the activation row as bf16 pairs in
+// that order (gemv_w4_avx512). Products of bf16 activations and small integers are exact in fp32;
+// vdpbf16ps treats subnormal inputs as zero, as the bf16 GEMM kernel does.
+template <int kRows, int kStep>
 LOWBIT_W4_BF16_TARGET void w4_rows_dot_bf16(const std::uint16_t* a, const std::uint8_t* const* w,
                                             const float* const* scale, const std::int8_t* const* zero,
                                             const float* group_sum, std::int64_t k, std::int64_t group,
                                             std::int64_t prefetch_ahead, float* out) {
-  static const auto table = [] {
-    std::array<std::uint16_t, 32> t{};
-    for (int i = 0; i < 32; ++i) {
-      const float v = static_cast<float>((i & 15) < 8 ? (i & 15) : (i & 15) - 16);
-      std::uint32_t bits;
-      std::memcpy(&bits, &v, 4);
-      t[static_cast<std::size_t>(i)] = static_cast<std::uint16_t>(bits >> 16);  // exact: small integers
-    }
-    return t;
-  }();
-  const __m512i code_value = _mm512_loadu_si512(table.data());
+  constexpr int kVectors = kStep / 32;
+  const __m512i code_value = _mm512_loadu_si512(code_bf16(false).data());
   __m512 total[kRows];
   float offset[kRows] = {};
   for (int r = 0; r < kRows; ++r) total[r] = _mm512_setzero_ps();
   for (std::int64_t g0 = 0, gi = 0; g0 < k; g0 += group, ++gi) {
     __m512 acc0[kRows], acc1[kRows];
     for (int r = 0; r < kRows; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
-    for (std::int64_t p = g0; p < g0 + group; p += 64) {
-      const __m512bh a_low = (__m512bh)_mm512_loadu_si512(a + p),
-                     a_high = (__m512bh)_mm512_loadu_si512(a + p + 32);
+    for (std::int64_t p = g0; p < g0 + group; p += kStep) {
+      __m512bh av[kVectors];
+      for (int t = 0; t < kVectors; ++t) av[t] = (__m512bh)_mm512_loadu_si512(a + p + 32 * t);
       for (int r = 0; r < kRows; ++r) {
         if (p % 128 == 0)
           _mm_prefetch(reinterpret_cast<const char*>(w[r] + p / 2 + prefetch_ahead), _MM_HINT_T0);
         const __m512i x =
-            _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r] + p / 2)));
-        const __m512bh low = (__m512bh)_mm512_permutexvar_epi16(x, code_value);
-        const __m512bh high = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(x, 4), code_value);
-        acc0[r] = _mm512_dpbf16_ps(acc0[r], low, a_low);
-        acc1[r] = _mm512_dpbf16_ps(acc1[r], high, a_high);
+            kStep == 128
+                ? _mm512_loadu_si512(w[r] + p / 2)
+                : _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r] + p / 2)));
+#pragma GCC unroll 4
+        for (int t = 0; t < kVectors; ++t) {
+          const __m512bh weights =
+              (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(x, 4 * t), code_value);
+          if (t % 2 == 0) {
+            acc0[r] = _mm512_dpbf16_ps(acc0[r], weights, av[t]);
+          } else {
+            acc1[r] = _mm512_dpbf16_ps(acc1[r], weights, av[t]);
+          }
+        }
       }
     }
-    for (int r = 0; r < kRows; ++r) {
-      const float s = scale[r][gi];
-      total[r] = _mm512_fmadd_ps(_mm512_add_ps(acc0[r], acc1[r]), _mm512_set1_ps(s), total[r]);
-      if (zero[r]) offset[r] += s * static_cast<float>(zero[r][gi]) * group_sum[gi];
-    }
+    end_group<kRows>(total, offset, acc0, acc1, scale, zero, group_sum, gi);
   }
   for (int r = 0; r < kRows; ++r) out[r] = _mm512_reduce_add_ps(total[r]) - offset[r];
 }
@@ -153,6 +160,7 @@ void gemv_w4_avx512(const GemmProblem& p) {
   const bool bf16_pairs = p.a.type == DType::bfloat16 && p.a.transpose == Transpose::no &&
                           p.b.group_size % 64 == 0 && cpu_has_avx512_bf16();
   std::vector<std::uint16_t> a_pairs(bf16_pairs ? a.size() : 0);
+  const std::int64_t step = p.b.group_size % 128 == 0 ? 128 : 64;  // weights per load of a row
   for (std::int64_t i = 0; i < p.m; ++i) {
     for (std::int64_t q = 0; q < p.k; ++q) {  // op(A) row i as fp32 (bf16 widens exactly)
       const std::int64_t idx = p.a.transpose == Transpose::yes ? q * p.a.ld + i : i * p.a.ld + q;
@@ -168,14 +176,14 @@ void gemv_w4_avx512(const GemmProblem& p) {
       for (std::int64_t q = 0; q < p.b.group_size; ++q) sum += a[g * p.b.group_size + q];
       group_sum[g] = sum;
     }
-    if (bf16_pairs) {  // per 64: (a[4l], a[4l + 2]) for l < 16, then (a[4l + 1], a[4l + 3])
-      const auto* a_bf16 = static_cast<const std::uint16_t*>(p.a.data);
-      for (std::int64_t q0 = 0; q0 < p.k; q0 += 64) {
-        for (int l = 0; l < 16; ++l) {
-          for (int h = 0; h < 2; ++h) {
-            const std::int64_t q = q0 + 4 * l + h;
-            a_pairs[q0 + 32 * h + 2 * l] = a_bf16[i * p.a.ld + q];
-            a_pairs[q0 + 32 * h + 2 * l + 1] = a_bf16[i * p.a.ld + q + 2];
+    if (bf16_pairs) {  // per step: vector t, lane l = (a[v l + t], a[v l + v / 2 + t]), v = 2 * vectors
+      const auto* a_bf16 = static_cast<const std::uint16_t*>(p.a.data) + i * p.a.ld;
+      const std::int64_t vectors = step / 32, v = 2 * vectors;
+      for (std::int64_t q0 = 0; q0 < p.k; q0 += step) {
+        for (std::int64_t t = 0; t < vectors; ++t) {
+          for (std::int64_t l = 0; l < 16; ++l) {
+            a_pairs[q0 + 32 * t + 2 * l] = a_bf16[q0 + v * l + t];
+            a_pairs[q0 + 32 * t + 2 * l + 1] = a_bf16[q0 + v * l + v / 2 + t];
           }
         }
       }
@@ -200,9 +208,12 @@ void gemv_w4_avx512(const GemmProblem& p) {
         sr[r] = p.b.group_scale + (j + r) * groups;
         zr[r] = p.b.group_zero ? p.b.group_zero + (j + r) * zstride : nullptr;
       }
-      if (bf16_pairs) {
-        w4_rows_dot_bf16<kRows>(a_pairs.data(), wr, sr, zr, group_sum.data(), p.k, p.b.group_size,
-                                kRows * p.b.ld / 2, &acc[i * p.n + j]);
+      if (bf16_pairs && step == 128) {
+        w4_rows_dot_bf16<kRows, 128>(a_pairs.data(), wr, sr, zr, group_sum.data(), p.k, p.b.group_size,
+                                     kRows * p.b.ld / 2, &acc[i * p.n + j]);
+      } else if (bf16_pairs) {
+        w4_rows_dot_bf16<kRows, 64>(a_pairs.data(), wr, sr, zr, group_sum.data(), p.k, p.b.group_size,
+                                    kRows * p.b.ld / 2, &acc[i * p.n + j]);
       } else {
         w4_rows_dot<kRows>(a_perm.data(), wr, sr, zr, group_sum.data(), p.k, p.b.group_size,
                            kRows * p.b.ld / 2, &acc[i * p.n + j]);

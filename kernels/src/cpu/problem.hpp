@@ -30,6 +30,10 @@ bool epilogue_is_plain_f32(const GemmProblem& p);
 void apply_epilogue(const GemmProblem& p, const float* acc, std::int64_t ld_acc, std::int64_t i0,
                     std::int64_t i1, std::int64_t j0, std::int64_t j1);
 
+// The same for an int32 accumulator block (the integer kernels' sums), converted to fp32 in place first.
+void apply_epilogue_int32(const GemmProblem& p, std::int32_t* acc, std::int64_t ld_acc, std::int64_t i0,
+                          std::int64_t i1, std::int64_t j0, std::int64_t j1);
+
 // CPU features the raw-intrinsic kernels need (cpuid, checked once).
 bool cpu_has_avx512_bf16();
 bool cpu_has_avx512_vnni();

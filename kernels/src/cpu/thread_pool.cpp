@@ -1,5 +1,8 @@
 #include "cpu/thread_pool.hpp"
 
+#include <immintrin.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -12,6 +15,17 @@ namespace {
 
 // Whether this thread is running a body of the pool (the caller's share or a worker's).
 thread_local bool t_in_body = false;
+
+// How long a thread polls for the next call (a worker) or for the others to finish (the caller) before it
+// sleeps on the condition variable: about 40 us on Zen 4. Waking a sleeping thread through the kernel took
+// tens of microseconds on the project's VM, 15% of a 1 x 4096 x 4096 int4 GEMV; the poll is bounded so an
+// idle pool still sleeps.
+constexpr int kSpinPauses = 2000;
+
+template <class Done>
+void spin_until(Done&& done) {
+  for (int i = 0; i < kSpinPauses && !done(); ++i) _mm_pause();
+}
 
 struct BodyScope {
   BodyScope() { t_in_body = true; }
@@ -58,6 +72,7 @@ class Pool {
     }
     wake_.notify_all();
     body(0, threads);
+    spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [this] { return pending_ == 0; });
     body_ = nullptr;
@@ -73,6 +88,7 @@ class Pool {
     for (;;) {
       const std::function<void(int, int)>* body = nullptr;
       int count = 0;
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return generation_ != seen; });
@@ -96,8 +112,10 @@ class Pool {
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
   const std::function<void(int, int)>* body_ = nullptr;
-  int count_ = 0, pending_ = 0;
-  std::uint64_t generation_ = 0;
+  int count_ = 0;
+  // Written under mutex_; atomic so that the spins may read them without it.
+  std::atomic<int> pending_{0};
+  std::atomic<std::uint64_t> generation_{0};
   bool stop_ = false;
 };
 
