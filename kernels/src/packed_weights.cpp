@@ -103,12 +103,12 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, const MatrixIn& a, con
   check_matrix(kFn, "c", c.data, m, n, c.ld);
   if (c.type == DType::int4) throw RangeError(fmt::format("{}: c.type = int4 is not an output type", kFn));
   if (m == 0 || n == 0) return;
-  const bool amx_activations =
+  const bool bf16_activations =
       a.group_size == 0 &&
       (a.type == DType::bfloat16 || a.type == DType::float8_e4m3fn || a.type == DType::float8_e5m2);
   const bool amx = cpu_path_limit() == CpuPath::best && cpu::cpu_has_amx();
   const bool avx512_bf16 = cpu_path_limit() != CpuPath::portable && cpu::cpu_has_avx512_bf16();
-  if (k > 0 && amx_activations && (amx || avx512_bf16)) {
+  if (k > 0 && bf16_activations && (amx || avx512_bf16)) {
     cpu::GemmProblem p{m, n, k, a, MatrixIn{}, c, epilogue, num_threads()};
     p.packed_b = &b;
     if (amx) {

@@ -24,8 +24,11 @@ namespace {
 struct Bf16Kernel {
   using Acc = float;
   static constexpr std::int64_t kMR = 14, kNR = 32, kKGroup = 2;
-  static constexpr std::int64_t kKC = 2048;     // one pass over K up to 2048: C is written once (see tile)
-  static constexpr std::int64_t kMCTiles = 24;  // 336 rows: a 336 KiB A block in the 2 MiB L2
+  // k blocks of 2048: fewer passes over C measured faster than B panels that fit the 32 KiB L1 (RESULTS.md,
+  // "On Zen 4"). The 336-row A block is then 1.3 MiB, past Zen 4's 1 MiB L2; 168 rows measured no better
+  // for the fp32 kernel, whose blocks are the same shape.
+  static constexpr std::int64_t kKC = 2048;
+  static constexpr std::int64_t kMCTiles = 24;
   static constexpr std::int64_t kNC = 2048;
   static std::int64_t groups(std::int64_t kc) { return (kc + kKGroup - 1) / kKGroup; }
   static void begin() {}

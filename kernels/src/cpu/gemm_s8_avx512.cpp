@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "cpu/pack_raw.hpp"
@@ -24,8 +23,10 @@ namespace {
 struct S8Kernel {
   using Acc = std::int32_t;
   static constexpr std::int64_t kMR = 14, kNR = 32, kKGroup = 4;
-  static constexpr std::int64_t kKC = 2048;     // one pass over K up to 2048: C is written once (see tile)
-  static constexpr std::int64_t kMCTiles = 24;  // 336 rows: a 336 KiB A block in L2
+  // k blocks of 2048: fewer passes over C measured faster than B panels that fit the 32 KiB L1 (RESULTS.md,
+  // "On Zen 4"); the 336-row A block is then 688 KiB, inside a 1 MiB L2.
+  static constexpr std::int64_t kKC = 2048;
+  static constexpr std::int64_t kMCTiles = 24;
   static constexpr std::int64_t kNC = 2048;
   static std::int64_t groups(std::int64_t kc) { return (kc + kKGroup - 1) / kKGroup; }
   static void begin() {}

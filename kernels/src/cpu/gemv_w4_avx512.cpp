@@ -6,7 +6,6 @@
 // The two threads split N.
 #include <immintrin.h>
 
-#include <array>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -15,7 +14,6 @@
 #include "cpu/int4_bf16.hpp"
 #include "cpu/problem.hpp"
 #include "cpu/thread_pool.hpp"
-#include "lowbit/kernels/cpu_path.hpp"
 
 namespace lowbit::kernels::cpu {
 
@@ -156,7 +154,7 @@ void gemv_w4_avx512(const GemmProblem& p) {
   std::vector<float> a(static_cast<std::size_t>(p.k)), a_perm(a.size()),
       group_sum(static_cast<std::size_t>(groups));
   const auto* w = static_cast<const std::uint8_t*>(p.b.data);
-  // bf16 activations, row-major, groups of 64: the AVX512_BF16 dot products.
+  // bf16 activations, row-major, groups of 64 or 128: the AVX512_BF16 dot products.
   const bool bf16_pairs = p.a.type == DType::bfloat16 && p.a.transpose == Transpose::no &&
                           p.b.group_size % 64 == 0 && cpu_has_avx512_bf16();
   std::vector<std::uint16_t> a_pairs(bf16_pairs ? a.size() : 0);
