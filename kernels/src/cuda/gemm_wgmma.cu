@@ -151,7 +151,8 @@ struct TileOrder {
 // registers (ldmatrix once per slice and register-A wgmma, a fifth fewer shared-memory reads); a third
 // register set, so two groups run during each promotion; one 192-column group per slice promoted after a
 // full wait (DeepGEMM's order); the accumulators' register parity swapped against the fresh sets' (ptxas
-// re-pairs them); staggered drains of the two warpgroups; 8 or 32 row-tiles per raster group.
+// re-pairs them); staggered drains of the two warpgroups; 8 or 32 row-tiles per raster group; DeepGEMM's
+// rewrite of the FFMAs' reuse and yield bits in the SASS (1-2% slower; bench/variants/ffma_control_bits.py).
 constexpr int kScaleBlock = 128;  // B's scale blocks are 128 x 128 (cuda::gemm checks)
 
 // Cluster > 1: the CTAs of a cluster take vertically adjacent tiles, which share their B tile; each CTA
