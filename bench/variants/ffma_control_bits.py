@@ -7,8 +7,8 @@ bits"). Standard library only; no cuobjdump needed.
     python3 ffma_control_bits.py IN.o OUT.o MODE
 
 MODE: `yield-all` clears the operand-reuse flags of every reusing FFMA in a run of 8 or more and clears
-its control bit 45 (the bit ptxas sets together with a reuse flag; clearing it lets the scheduler switch
-warps); `yield-head` does the same in the first 9/16 of each run only (DeepGEMM's share); `stay` sets bit 45
+its control bit 45 (ptxas sets it on every FFMA that carries a reuse flag, whose operand cache needs the
+same warp next; clearing it lets the scheduler switch warps); `yield-head` does the same in the first 9/16 of each run only (DeepGEMM's share); `stay` sets bit 45
 on every FFMA of such runs and keeps the reuse flags.
 
 The object's .nv_fatbin section holds the sm_90a cubin uncompressed (nvcc 13's default); instructions are
