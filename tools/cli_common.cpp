@@ -29,6 +29,10 @@ void print_json(const nlohmann::json& document) {
   std::cout << document.dump(2) << '\n';
 }
 
+nlohmann::json tensor_json(const train::SafetensorsTensor& t) {
+  return {{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape}, {"bytes", t.data.size()}};
+}
+
 void print_rows(const std::vector<std::pair<std::string, std::string>>& rows) {
   std::size_t width = 0;
   for (const auto& row : rows) width = std::max(width, row.first.size());

@@ -8,6 +8,7 @@
 
 #include "lowbit/formats/describe.hpp"
 #include "lowbit/formats/rounding.hpp"
+#include "lowbit/train/safetensors.hpp"
 
 namespace lowbit::cli {
 
@@ -21,6 +22,9 @@ struct RoundingArgs {
 };
 
 void print_json(const nlohmann::json& document);
+
+// One safetensors tensor as `inspect --json` and `dequantize --json` list it: name, dtype, shape, bytes.
+nlohmann::json tensor_json(const train::SafetensorsTensor& t);
 
 // Left-aligned two-column rows ("label  value") for the readable output.
 void print_rows(const std::vector<std::pair<std::string, std::string>>& rows);

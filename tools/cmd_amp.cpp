@@ -34,10 +34,10 @@ void run_policy(const PolicyArgs& args) {
 }  // namespace
 
 void add_amp_command(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand("amp", "mixed precision: inspect the autocast policy");
+  CLI::App* cmd = app.add_subcommand("amp", "Mixed precision: inspect the autocast policy");
   cmd->require_subcommand(1);
   auto args = std::make_shared<PolicyArgs>();
-  CLI::App* policy = cmd->add_subcommand("policy", "print the effective allow, deny and promote lists");
+  CLI::App* policy = cmd->add_subcommand("policy", "Print the effective allow, deny and promote lists");
   args->amp.add_to(*policy, false);
   policy->add_flag("--json", args->json, "print the lists as JSON");
   policy->footer(

@@ -20,7 +20,7 @@ constexpr std::size_t kChunkElements = std::size_t{1} << 22;  // 4 Mi elements: 
 
 struct Args {
   std::string from, to, input = "-", output = "-";
-  bool packed = false;
+  bool packed = false, json = false;
   RoundingArgs rounding;
 };
 
@@ -58,6 +58,10 @@ void run(const Args& args) {
   options.rounding = round.rounding;
   options.policy = round.policy;
   options.seed = args.rounding.seed;
+  if (args.json && args.output == "-") {
+    throw RangeError(
+        "--json prints a summary on stdout, which carries the converted array without -o; give -o FILE");
+  }
   if (args.packed && from.bits() != 4 && to.bits() != 4) {
     throw RangeError(fmt::format("--packed applies to 4-bit formats; neither {} nor {} has 4 bits",
                                  from.name(), to.name()));
@@ -128,6 +132,20 @@ void run(const Args& args) {
   }
   if (show_progress) fmt::print(stderr, "\n");
   out.commit();
+  if (args.json) {
+    const std::uint64_t out_bytes =
+        out_layout.packed ? (done + 1) / 2 : done * static_cast<std::uint64_t>(out_layout.element_bytes);
+    print_json({{"from", from.name()},
+                {"to", to.name()},
+                {"input", args.input},
+                {"output", args.output},
+                {"elements", done},
+                {"input_bytes", in_layout.packed ? (done + 1) / 2 : done * unit},
+                {"output_bytes", out_bytes},
+                {"packed", args.packed},
+                {"round", std::string(to_string(round.rounding))},
+                {"policy", std::string(to_string(round.policy))}});
+  }
 }
 
 }  // namespace
@@ -142,10 +160,13 @@ void add_convert_command(CLI::App& app) {
   cmd->add_flag("--packed", args->packed,
                 "4-bit formats two per byte, first in the low nibble (else one per byte)");
   args->rounding.add_to(*cmd);
+  cmd->add_flag("--json", args->json,
+                "after writing -o FILE, print a summary (elements, bytes, rounding) as JSON");
   cmd->footer(
       "Examples:\n  lowbit convert --from fp32 --to e4m3fn -i w.f32 -o w.e4m3fn\n"
       "  lowbit convert --from fp32 --to e2m1 --packed --round stochastic --seed 7 < w.f32 > w.fp4\n"
-      "  lowbit convert --from bf16 --to fp32 -i w.bf16 | od -f | head");
+      "  lowbit convert --from bf16 --to fp32 -i w.bf16 | od -f | head\n"
+      "  lowbit convert --from fp32 --to bf16 -i w.f32 -o w.bf16 --json");
   cmd->callback([args] { run(*args); });
 }
 

@@ -1,5 +1,5 @@
-// `lowbit dequantize IN.gguf|IN.safetensors -o OUT.safetensors [--dtype f32|f16|bf16]`: every quantized
-// tensor back to floats.
+// `lowbit dequantize IN.gguf|IN.safetensors -o OUT.safetensors [--dtype f32|f16|bf16] [--json]`: every
+// quantized tensor back to floats, then what was written, read back from the output's header.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,7 +15,26 @@ namespace {
 
 struct Args {
   std::string input, output, dtype = "f32";
+  bool json = false;
 };
+
+// The written file as its header lists it: one JSON object, or a line for people.
+void report(const Args& args, const std::string& dtype) {
+  const auto file = train::SafetensorsFile::open(args.output);
+  std::uint64_t total = 0;
+  for (const auto& t : file.tensors()) total += t.data.size();
+  if (!args.json) {
+    const std::size_t count = file.tensors().size();
+    fmt::print("{}: {} tensor{}, {} bytes ({} for the dequantized ones)\n", args.output, count,
+               count == 1 ? "" : "s", total, dtype);
+    return;
+  }
+  nlohmann::json doc{
+      {"input", args.input}, {"output", args.output}, {"dtype", dtype}, {"total_bytes", total}};
+  auto& tensors = doc["tensors"] = nlohmann::json::array();
+  for (const auto& t : file.tensors()) tensors.push_back(tensor_json(t));
+  print_json(doc);
+}
 
 void run(const Args& args) {
   std::string dtype = args.dtype;
@@ -39,6 +58,7 @@ void run(const Args& args) {
   } else {
     quant::dequantize_gguf(args.input, args.output, dtype, progress);
   }
+  report(args, dtype);
 }
 
 }  // namespace
@@ -52,7 +72,10 @@ void add_dequantize_command(CLI::App& app) {
       ->required();
   cmd->add_option("-o,--output", args->output, "the .safetensors file to write")->required();
   cmd->add_option("--dtype", args->dtype, "f32 (default), f16 or bf16; integer tensors are copied");
-  cmd->footer("Examples:\n  lowbit dequantize model-q4_0.gguf -o model-q4_0.safetensors --dtype bf16");
+  cmd->add_flag("--json", args->json, "list the tensors written (name, dtype, shape, bytes) as JSON");
+  cmd->footer(
+      "Examples:\n  lowbit dequantize model-q4_0.gguf -o model-q4_0.safetensors --dtype bf16\n"
+      "  lowbit dequantize model-w8a8/model.safetensors -o plain.safetensors --json");
   cmd->callback([args] { run(*args); });
 }
 

@@ -90,10 +90,7 @@ void inspect_safetensors(const Args& args) {
     auto& files = doc["files"] = nlohmann::json::array();
     for (const auto& f : ckpt.files()) files.push_back(f.path().string());
     auto& tensors = doc["tensors"] = nlohmann::json::array();
-    for (const auto* t : ckpt.tensors()) {
-      tensors.push_back(
-          {{"name", t->name}, {"dtype", t->dtype}, {"shape", t->shape}, {"bytes", t->data.size()}});
-    }
+    for (const auto* t : ckpt.tensors()) tensors.push_back(tensor_json(*t));
     doc["total_bytes"] = total;
     print_json(doc);
     return;

@@ -239,7 +239,7 @@ void add_train_command(CLI::App& app) {
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
       "train",
-      "train a Fashion-MNIST model (fp32, or mixed precision with --amp) and report accuracy, time, memory");
+      "Train a Fashion-MNIST model (fp32, or mixed precision with --amp) and report accuracy, time, memory");
   add_model_options(*cmd, *args);
   TrainOptions& o = args->options;
   cmd->add_option("--epochs", o.epochs, "passes over the training set")->capture_default_str();
@@ -277,7 +277,7 @@ void add_train_command(CLI::App& app) {
 void add_eval_command(CLI::App& app) {
   auto args = std::make_shared<Args>();
   CLI::App* cmd =
-      app.add_subcommand("eval", "evaluate a checkpoint saved by `lowbit train --save` on the test set");
+      app.add_subcommand("eval", "Evaluate a checkpoint saved by `lowbit train --save` on the test set");
   add_model_options(*cmd, *args);
   cmd->add_option("--load", args->load, "checkpoint (.safetensors)")->required();
   cmd->footer("Example:\n  lowbit eval --model mlp --load mlp.safetensors");

@@ -67,8 +67,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "error: {}\n(run `{} --help` for usage)\n", e.what(),
-               app.get_name().empty() ? "lowbit" : app.get_name());
+    // Point at the help of the (sub)command that was being parsed: `lowbit decode --help`, not the list.
+    std::string command = app.get_name().empty() ? "lowbit" : app.get_name();
+    for (const CLI::App* at = &app; !at->get_subcommands().empty();) {
+      at = at->get_subcommands().front();
+      command += " " + at->get_name();
+    }
+    fmt::print(stderr, "error: {}\n(run `{} --help` for usage)\n", e.what(), command);
     return 2;
   } catch (const lowbit::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());

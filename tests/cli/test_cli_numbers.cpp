@@ -210,6 +210,29 @@ TEST_CASE("convert streams raw arrays through the bulk path", "[cli]") {
   CHECK(r.out == floats_as_bytes({1.0f, 6.0f, -0.5f, 0.0f}));
 }
 
+TEST_CASE("convert --json summarizes what it wrote, and needs -o because stdout carries the array", "[cli]") {
+  lowbit::test::TempDir dir;
+  const std::string in = dir.file("in.f32"), out = dir.file("out.fp4");
+  lowbit::test::write_file(in, floats_as_bytes({1.0f, 6.0f, -0.5f}));
+  const auto r = run_cli({"convert", "--from", "fp32", "--to", "e2m1", "--packed", "--round", "toward-zero",
+                          "--policy", "saturate", "-i", in, "-o", out, "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(lowbit::test::read_file(out) == std::string("\x72\x09", 2));
+  const auto doc = nlohmann::json::parse(r.out);
+  CHECK(doc["from"] == "float32");
+  CHECK(doc["to"] == "float4_e2m1fn");
+  CHECK(doc["elements"] == 3);
+  CHECK(doc["input_bytes"] == 12);
+  CHECK(doc["output_bytes"] == 2);
+  CHECK(doc["packed"] == true);
+  CHECK(doc["round"] == "toward-zero");
+  CHECK(doc["policy"] == "saturate");
+  CHECK(doc["output"] == out);
+  const std::string input = floats_as_bytes({1.0f});
+  require_error_first(run_cli({"convert", "--from", "fp32", "--to", "bf16", "--json"}, &input), "-o FILE");
+}
+
 TEST_CASE("bad input to the number commands: error on stderr, exit code 2, no output file", "[cli]") {
   require_error_first(run_cli({"decode", "0x7e", "--format", "e4m3fm"}), "did you mean float8_e4m3fn");
   require_error_first(run_cli({"decode", "0x1ff", "--format", "e4m3fn"}),
@@ -221,6 +244,9 @@ TEST_CASE("bad input to the number commands: error on stderr, exit code 2, no ou
   require_error_first(run_cli({"encode", "1", "--format", "fp16", "--policy", "clamp"}),
                       "unknown policy 'clamp'");
   require_error_first(run_cli({"encode", "1"}), "exactly one of --format");
+  // A usage error points at the help of the command being parsed.
+  require_error_first(run_cli({"decode", "0x7e"}), "decode --help");
+  require_error_first(run_cli({"amp", "policy", "--bogus"}), "amp policy --help");
   require_error_first(run_cli({"table", "fp32"}), "up to 16 bits");
   require_error_first(run_cli({"frobnicate"}), "frobnicate");
 

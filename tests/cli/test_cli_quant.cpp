@@ -239,11 +239,21 @@ TEST_CASE("quantize to .safetensors writes compressed-tensors with a config.json
   CHECK(by_name["layers.0.attn.weight_scale"]["shape"] == json::array({4, 2}));
   CHECK(by_name["layers.0.attn.weight_zero_point"]["shape"] == json::array({1, 2}));
   CHECK(by_name["layers.0.mlp.weight"]["dtype"] == "F8_E4M3");
-  const auto back =
-      run_cli({"dequantize", dir.file("out/model.safetensors"), "-o", dir.file("d.safetensors")});
+  const auto back = run_cli(
+      {"dequantize", dir.file("out/model.safetensors"), "-o", dir.file("d.safetensors"), "--json"});
   INFO(back.err);
   REQUIRE(back.exit_code == 0);
-  CHECK(file_exists(dir.file("d.safetensors")));
+  // The report lists the written file: the int4 and fp8 weights back as F32, in their original shapes.
+  const auto written = json::parse(back.out);
+  CHECK(written["output"] == dir.file("d.safetensors"));
+  CHECK(written["dtype"] == "F32");
+  std::map<std::string, json> plain;
+  for (const auto& t : written["tensors"]) plain[t["name"]] = t;
+  REQUIRE(plain.size() == 3);
+  CHECK(plain["layers.0.attn.weight"]["dtype"] == "F32");
+  CHECK(plain["layers.0.attn.weight"]["shape"] == json::array({4, 64}));
+  CHECK(plain["layers.0.mlp.weight"]["bytes"] == 512 * 4);
+  CHECK(written["total_bytes"] == 4 * (256 + 512 + 64));
   require_bad_input(run_cli({"quantize", in, "-o", dir.file("x.safetensors"), "--scheme", "int4-g48"}),
                     "g48");
   require_bad_input(run_cli({"quantize", in, "-o", dir.file("x.safetensors"), "--scheme", "q4_K"}),
