@@ -42,15 +42,21 @@ void apply_epilogue(const GemmProblem& p, const float* acc, std::int64_t ld_acc,
         static_cast<unsigned char*>(p.c.data) + (i * p.c.ld + j0) * static_cast<std::int64_t>(out_bytes);
     const float scale = e.alpha * (e.row_scale ? e.row_scale[i] : 1.0f);
     if (e.beta != 0.0f) convert_bulk(out, dst, f32, old.data(), static_cast<std::size_t>(width));
-    for (std::int64_t j = 0; j < width; ++j) {
-      float v = src[j] * scale;
-      if (e.col_scale) v *= e.col_scale[j0 + j];
-      if (e.beta != 0.0f) v += e.beta * old[j];
-      if (e.bias) v += e.bias[j0 + j];
-      if (e.activation == Activation::relu) v = v > 0.0f ? v : 0.0f;
-      if (e.activation == Activation::gelu_tanh) v = gelu_tanh(v);
-      row[j] = v;
-    }
+    // One simple loop per step, each vectorized, in the order of the expression above (so the same
+    // roundings): a single loop testing every option per element ran scalar, 10% of a bf16 MLP training
+    // step on Zen 4 (perf).
+    float* v = row.data();
+    for (std::int64_t j = 0; j < width; ++j) v[j] = src[j] * scale;
+    if (e.col_scale)
+      for (std::int64_t j = 0; j < width; ++j) v[j] *= e.col_scale[j0 + j];
+    if (e.beta != 0.0f)
+      for (std::int64_t j = 0; j < width; ++j) v[j] += e.beta * old[j];
+    if (e.bias)
+      for (std::int64_t j = 0; j < width; ++j) v[j] += e.bias[j0 + j];
+    if (e.activation == Activation::relu)
+      for (std::int64_t j = 0; j < width; ++j) v[j] = v[j] > 0.0f ? v[j] : 0.0f;
+    if (e.activation == Activation::gelu_tanh)
+      for (std::int64_t j = 0; j < width; ++j) v[j] = gelu_tanh(v[j]);
     convert_bulk(f32, row.data(), out, dst, static_cast<std::size_t>(width));
   }
 }

@@ -12,7 +12,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #include "cpu/amx.hpp"
 #include "cpu/bf16_read.hpp"
@@ -193,10 +192,10 @@ void run_s8(const GemmProblem& p) {
     packed_gemm<Kernel>(p, static_cast<std::int32_t*>(p.c.data), p.c.ld, 1.0f, p.epilogue.beta, noop);
     return;
   }
-  std::vector<std::int32_t> acc(static_cast<std::size_t>(p.m * p.n));
-  packed_gemm<Kernel>(p, acc.data(), p.n, 1.0f, 0.0f,
+  const auto acc = accumulators<std::int32_t>(p);
+  packed_gemm<Kernel>(p, acc.get(), p.n, 1.0f, 0.0f,
                       [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
-                        apply_epilogue_int32(p, acc.data(), p.n, i0, i1, j0, j1);
+                        apply_epilogue_int32(p, acc.get(), p.n, i0, i1, j0, j1);
                       });
 }
 

@@ -181,11 +181,11 @@ void gemm_s8_avx512(const GemmProblem& p) {
                           row_add, col_add);
     return;
   }
-  std::vector<std::int32_t> acc(static_cast<std::size_t>(p.m * p.n));
+  const auto acc = accumulators<std::int32_t>(p);
   packed_gemm<S8Kernel>(
-      p, acc.data(), p.n, 1.0f, 0.0f,
+      p, acc.get(), p.n, 1.0f, 0.0f,
       [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
-        apply_epilogue_int32(p, acc.data(), p.n, i0, i1, j0, j1);
+        apply_epilogue_int32(p, acc.get(), p.n, i0, i1, j0, j1);
       },
       row_add, col_add);
 }

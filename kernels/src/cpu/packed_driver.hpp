@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "cpu/problem.hpp"
@@ -174,6 +175,15 @@ void pack_b_words(const MatrixIn& b, std::int64_t p0, std::int64_t kc, std::int6
   }
 }
 
+// The accumulators of a product that an epilogue finishes, left uninitialized: packed_gemm's first k block
+// stores every element (beta 0), and only k = 0 (no block) needs zeros. Zeroing them cost 12% of a bf16
+// MLP training step on Zen 4 (perf: memset).
+template <class Acc>
+std::unique_ptr<Acc[]> accumulators(const GemmProblem& p) {
+  const auto count = static_cast<std::size_t>(p.m * p.n);
+  return p.k > 0 ? std::make_unique_for_overwrite<Acc[]>(count) : std::make_unique<Acc[]>(count);
+}
+
 // The float-accumulating kernels' entry: straight into C when the epilogue is only alpha/beta on an fp32
 // output, otherwise into an fp32 workspace that apply_epilogue finishes block by block.
 template <class Kernel>
@@ -183,10 +193,10 @@ void packed_gemm_f32(const GemmProblem& p) {
                         [](std::int64_t, std::int64_t, std::int64_t, std::int64_t) {});
     return;
   }
-  std::vector<float> acc(static_cast<std::size_t>(p.m * p.n));
-  packed_gemm<Kernel>(p, acc.data(), p.n, 1.0f, 0.0f,
+  const auto acc = accumulators<float>(p);
+  packed_gemm<Kernel>(p, acc.get(), p.n, 1.0f, 0.0f,
                       [&](std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
-                        apply_epilogue(p, acc.data(), p.n, i0, i1, j0, j1);
+                        apply_epilogue(p, acc.get(), p.n, i0, i1, j0, j1);
                       });
 }
 
