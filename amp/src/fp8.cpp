@@ -209,13 +209,13 @@ Tensor Fp8Recipe::linear(const Tensor& x, const Tensor& weight, const Tensor& bi
   const DType b_type = bias.defined() ? bias.dtype() : DType::bfloat16;
   return train::record(
       out, "fp8_linear", {x, weight, bias},
-      [xq, wq, state, o, saved, x_type, w_type, b_type, has_bias = bias.defined()](const Tensor& g) {
+      [xq, wq, state, o, saved, x_type, w_type, b_type, need_x = x.requires_grad(),
+       need_w = weight.requires_grad(), need_b = bias.defined() && bias.requires_grad()](const Tensor& g) {
         const Operand gq = quantize_role(g, DType::float8_e5m2, kGrad, *state, o, saved, true);
-        // dx = g W (e5m2 x e4m3), dW = g^T x (e5m2 x e4m3), fp32 accumulation.
-        Tensor gx = scaled_gemm(gq, false, wq, false, x_type, Tensor());
-        Tensor gw = scaled_gemm(gq, true, xq, false, w_type, Tensor());
-        Tensor gb =
-            has_bias ? train::cast(train::sum(train::cast(g, DType::float32), {0}), b_type) : Tensor();
+        // dx = g W (e5m2 x e4m3), dW = g^T x (e5m2 x e4m3), fp32 accumulation; only those needed.
+        Tensor gx = need_x ? scaled_gemm(gq, false, wq, false, x_type, Tensor()) : Tensor();
+        Tensor gw = need_w ? scaled_gemm(gq, true, xq, false, w_type, Tensor()) : Tensor();
+        Tensor gb = need_b ? train::cast(train::sum(train::cast(g, DType::float32), {0}), b_type) : Tensor();
         return std::vector<Tensor>{gx, gw, gb};
       });
 }
