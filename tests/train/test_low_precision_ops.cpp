@@ -10,6 +10,7 @@
 #include "lowbit/train/nn_ops.hpp"
 #include "lowbit/train/ops.hpp"
 #include "lowbit/train/random.hpp"
+#include "lowbit/train/view_ops.hpp"
 
 using namespace lowbit;
 using namespace lowbit::train;
@@ -179,4 +180,41 @@ TEST_CASE("float8 operands multiply through the GEMM with a bfloat16 result", "[
       matmul(from_values(a, {4, 8}, DType::float8_e4m3fn), from_values(b, {8, 2}, DType::float8_e5m2));
   CHECK(c.dtype() == DType::bfloat16);
   CHECK(c.to_vector() == rounded(ref, DType::bfloat16));
+}
+
+TEST_CASE(
+    "relu on bfloat16 and float16 gives every code's float32 result and passes the gradient where "
+    "the output is positive",
+    "[train]") {
+  for (const DType dtype : {DType::bfloat16, DType::float16}) {
+    INFO(dtype_name(dtype));
+    // Every 16-bit code: zeros of both signs, subnormals, infinities and NaNs included.
+    Tensor x = empty({256, 256}, dtype);
+    auto* codes = static_cast<std::uint16_t*>(x.raw_data());
+    for (std::uint32_t c = 0; c < 65536; ++c) codes[c] = static_cast<std::uint16_t>(c);
+    x.set_requires_grad(true);
+    // Transposed, so the input is read with strides; the weights make every gradient element distinct.
+    const Tensor xt = transpose(x, 0, 1);
+    const Tensor y = relu(xt);
+    const Tensor w = cast(from_values(grid_values(65536, 7), {256, 256}), dtype);
+    sum(mul(y, w)).backward();
+
+    const Tensor want = cast(relu(cast(xt, DType::float32)), dtype);  // through float32, rounded once
+    const Tensor yc = contiguous(y), wc = contiguous(want);
+    const auto* got = static_cast<const std::uint16_t*>(yc.raw_data());
+    const auto* expected = static_cast<const std::uint16_t*>(wc.raw_data());
+    const std::vector<double> values = cast(xt, DType::float32).to_vector();
+    const std::vector<double> grad = contiguous(transpose(x.grad(), 0, 1)).to_vector();
+    const std::vector<double> weights = w.to_vector();
+    int failures = 0;
+    for (std::size_t i = 0; i < 65536; ++i) {
+      const double want_grad = values[i] > 0 ? weights[i] : 0.0;
+      if ((got[i] != expected[i] || grad[i] != want_grad) && failures++ < 5) {
+        INFO("element " << i << ": x " << values[i] << ", relu code " << got[i] << " (want " << expected[i]
+                        << "), gradient " << grad[i] << " (want " << want_grad << ")");
+        CHECK(false);
+      }
+    }
+    CHECK(failures == 0);
+  }
 }

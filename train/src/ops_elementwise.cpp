@@ -1,7 +1,10 @@
 // Elementwise ops: binary arithmetic with numpy broadcasting, and the unary functions of activations.
 #include <fmt/format.h>
 
+#include <array>
 #include <cmath>
+#include <cstdint>
+#include <utility>
 
 #include "autocast_dispatch.hpp"
 #include "cuda_hooks.hpp"
@@ -98,6 +101,31 @@ Tensor unary_map(const Tensor& a, const char* op, OnCuda<UnaryOp> cuda, F f) {
 
 std::vector<Tensor> grads(Tensor a, Tensor b = {}) {
   return {std::move(a), std::move(b)};
+}
+
+// out = f(codes of the inputs) elementwise, for 16-bit float tensors of one shape (CPU): ops whose result
+// is exactly one of their inputs' values (or zero) need no float32 detour.
+template <class F, class... Ts>
+Tensor map_codes16(F f, const Tensor& first, const Ts&... rest) {
+  Tensor out = empty(first.shape(), first.dtype());
+  auto* o = static_cast<std::uint16_t*>(out.raw_data());
+  const std::array<const std::uint16_t*, 1 + sizeof...(Ts)> in{
+      static_cast<const std::uint16_t*>(first.raw_data()),
+      static_cast<const std::uint16_t*>(rest.raw_data())...};
+  detail::for_each_run<2 + sizeof...(Ts)>(
+      first.shape(), {out.strides(), first.strides(), rest.strides()...},
+      [&](std::array<std::int64_t, 2 + sizeof...(Ts)> off, std::int64_t n,
+          std::array<std::int64_t, 2 + sizeof...(Ts)> st) {
+        detail::parallel_items(n, [&](std::int64_t begin, std::int64_t end) {
+          for (std::int64_t i = begin; i < end; ++i) {
+            [&]<std::size_t... I>(std::index_sequence<I...>) {
+              o[off[0] + i * st[0]] = f(in[I][off[I + 1] + i * st[I + 1]]...);
+            }
+            (std::make_index_sequence<1 + sizeof...(Ts)>{});
+          }
+        });
+      });
+  return out;
 }
 
 }  // namespace
@@ -268,9 +296,26 @@ Tensor mul_scalar(const Tensor& a, double s) {
       "mul_scalar", [&](const Tensor& a_) { return mul_scalar_native(a_, s); }, a);
 }
 
+// ReLU on bfloat16 / float16 (CPU): the code itself where the value is positive (sign clear, at most
+// infinity: not NaN, since NaN > 0 is false), else +0; the same values as through float32, in one pass
+// instead of a widening, the op and a narrowing (15% of a bf16 CNN training step was those conversions).
+static Tensor relu_codes16(const Tensor& a) {
+  const std::uint16_t inf = a.dtype() == DType::bfloat16 ? 0x7f80 : 0x7c00;
+  Tensor out = map_codes16([inf](std::uint16_t u) { return u <= inf ? u : std::uint16_t{0}; }, a);
+  return record(out, "relu", {a}, [y = out.detach()](const Tensor& g) {
+    // y > 0 exactly where its code is not +0 (outputs are never negative or NaN).
+    const Tensor gy = g.dtype() == y.dtype() ? g : cast(g, y.dtype());
+    return grads(map_codes16(
+        [](std::uint16_t gv, std::uint16_t yv) { return yv != 0 ? gv : std::uint16_t{0}; }, gy, y));
+  });
+}
+
 Tensor relu(const Tensor& a) {
-  return detail::autocast_op(
-      "relu", [&](const Tensor& a_) { return relu_native(a_); }, a);
+  const DType type = detail::op_compute_type("relu", {&a});
+  if ((type == DType::bfloat16 || type == DType::float16) && !detail::on_cuda(a))
+    return relu_codes16(detail::to_compute_type(a, type));
+  return detail::run_in(
+      type, [&](const Tensor& a_) { return relu_native(a_); }, a);
 }
 
 Tensor gelu(const Tensor& a) {
