@@ -6,10 +6,8 @@
 
 #include <string>
 
-#include "lowbit/amp/mixed_precision.hpp"
 #include "lowbit/kernels/gemm.hpp"
-#include "lowbit/train/random.hpp"
-#include "lowbit/train/trainer.hpp"
+#include "train_step_setup.hpp"
 
 namespace {
 
@@ -19,27 +17,11 @@ using namespace lowbit::train;
 // range(0): batch; the model and AMP mode come from the benchmark's name.
 void train_step(benchmark::State& state, const char* model, const char* amp_mode) {
   kernels::set_num_threads(2);
-  TrainOptions options;
-  options.model = model;
-  options.batch = state.range(0);
-  options.schedule = "constant";  // steps outside fit(): no epoch count for the cosine default
-  std::unique_ptr<TrainingPrecision> precision;
-  if (std::string(amp_mode) != "fp32") {
-    amp::AmpOptions o;
-    o.mode = amp::parse_amp_mode(amp_mode);
-    precision = std::make_unique<amp::MixedPrecision>(o);
-  }
-  Trainer trainer(options, std::move(precision));
-  Rng rng(1);
-  std::vector<float> pixels(static_cast<std::size_t>(options.batch * 784));
-  for (float& p : pixels) p = static_cast<float>(rng.next_double() * 3 - 0.8);
-  std::vector<double> labels(static_cast<std::size_t>(options.batch));
-  for (double& l : labels) l = static_cast<double>(rng.next_below(10));
-  const Tensor x = from_values(pixels, {options.batch, 1, 28, 28});
-  const Tensor y = from_values(labels, {options.batch}, DType::int32);
-  for (auto _ : state) benchmark::DoNotOptimize(trainer.step(x, y));
+  Trainer trainer = bench::step_trainer(model, amp_mode, state.range(0), Device::cpu);
+  const bench::StepBatch batch = bench::step_batch(state.range(0));
+  for (auto _ : state) benchmark::DoNotOptimize(trainer.step(batch.images, batch.labels));
   state.counters["examples_per_s"] =
-      benchmark::Counter(static_cast<double>(options.batch), benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(static_cast<double>(state.range(0)), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void register_all() {

@@ -239,8 +239,8 @@ TEST_CASE("quantize to .safetensors writes compressed-tensors with a config.json
   CHECK(by_name["layers.0.attn.weight_scale"]["shape"] == json::array({4, 2}));
   CHECK(by_name["layers.0.attn.weight_zero_point"]["shape"] == json::array({1, 2}));
   CHECK(by_name["layers.0.mlp.weight"]["dtype"] == "F8_E4M3");
-  const auto back = run_cli(
-      {"dequantize", dir.file("out/model.safetensors"), "-o", dir.file("d.safetensors"), "--json"});
+  const auto back =
+      run_cli({"dequantize", dir.file("out/model.safetensors"), "-o", dir.file("d.safetensors"), "--json"});
   INFO(back.err);
   REQUIRE(back.exit_code == 0);
   // The report lists the written file: the int4 and fp8 weights back as F32, in their original shapes.
